@@ -1,0 +1,98 @@
+/** `ftk bottleneck extract`: flags -> typed ExtractOptions -> extractFeatures + writeFeatures. */
+import { Command } from 'commander';
+import path from 'node:path';
+import { extractFeatures, writeFeatures, type ExtractOptions } from '../../index.js';
+import { BACKEND_NAMES } from '../../runtime/backend.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { ProgressBar } from '../progress.js';
+
+export interface ExtractContext {
+  dataset: string;
+  out: string;
+  json: boolean;
+  options: ExtractOptions;
+}
+
+export function extractContext(dataset: string, raw: Record<string, any>): ExtractContext {
+  return {
+    dataset,
+    out: raw.out,
+    json: Boolean(raw.json),
+    options: {
+      model: raw.model,
+      alpha: raw.alpha,
+      weights: raw.weights,
+      seed: raw.seed,
+      layer: raw.layer,
+      pooling: raw.pooling,
+      inputSize: raw.inputSize,
+      crop: raw.crop,
+      batchSize: raw.batchSize,
+      backend: raw.backend,
+      cache: raw.cache === false ? false : (raw.cacheFile ?? true),
+      maxInputPixels: raw.maxPixels,
+    },
+  };
+}
+
+export async function runExtract(ctx: ExtractContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  const result = await extractFeatures(ctx.dataset, {
+    ...ctx.options,
+    onNotice: (m) => process.stderr.write(`${m}\n`),
+    onSkip: (s) => {
+      bar.done();
+      process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+    },
+    onProgress: (p) =>
+      bar.update({
+        label: p.phase === 'hash' ? 'hashing   ' : 'extracting',
+        done: p.done,
+        total: p.total,
+        imagesPerSecond: p.imagesPerSecond,
+        etaSeconds: p.etaSeconds,
+        extra: p.phase === 'extract' ? `(${p.cached} cached)` : undefined,
+      }),
+  });
+  bar.done();
+  const paths = await writeFeatures(ctx.out, result.features, result.meta);
+  const s = result.stats;
+  out.result(
+    { ...paths, shape: result.meta.shape, classes: result.meta.classes, skipped: result.meta.skipped, duplicates: result.meta.duplicates, model: result.meta.model, stats: s },
+    [
+      `${s.images} images -> [${result.meta.shape.join(', ')}] features (${result.meta.classes.length} classes: ${result.meta.classes.join(', ')})`,
+      `computed ${s.computed}, from cache ${s.cached}, skipped ${s.skipped}; ${s.seconds.toFixed(1)} s` +
+        (s.computed ? `, ${s.imagesPerSecond.toFixed(1)} images/s on ${s.engine}` : ''),
+      `wrote ${path.relative(process.cwd(), paths.npy)} and ${path.relative(process.cwd(), paths.json)}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+export function bottleneckCommand(action: (ctx: ExtractContext) => Promise<number> = runExtract): Command {
+  const cmd = new Command('bottleneck').description('Bottleneck features of a pretrained ConvNet');
+  cmd
+    .command('extract')
+    .description('Extract pooled features of every image of a dataset (folder per class, or CSV manifest path,label)')
+    .argument('<dataset>', 'dataset folder or CSV manifest')
+    .requiredOption('--out <prefix>', 'output prefix: writes <prefix>.npy and <prefix>.json')
+    .option('--model <name>', 'architecture: mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3', 'mobilenet_v2')
+    .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
+    .option('--weights <source>', "'imagenet' (downloaded once), 'random', or a Keras .h5 / TF.js model.json path", 'imagenet')
+    .option('--seed <n>', "seed of --weights random", parseIntFlag('--seed', 0), 0)
+    .option('--layer <name>', 'layer whose output is the bottleneck (default: last layer before the top)')
+    .option('--pooling <mode>', 'global pooling of the bottleneck: avg, max, none', parseChoice('--pooling', ['avg', 'max', 'none'] as const), 'avg')
+    .option('--input-size <px>', "square input size (default: the model's)", parseIntFlag('--input-size', 32))
+    .option('--crop <mode>', 'squash (resize whole image, Keras default) or center (crop to square first)', parseChoice('--crop', ['squash', 'center'] as const), 'squash')
+    .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size'), 32)
+    .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
+    .option('--no-cache', 'do not read or write the feature cache')
+    .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
+    .option('--max-pixels <n>', 'skip images larger than this many pixels (decompression bombs)', parseIntFlag('--max-pixels'))
+    .option('--json', 'print one JSON result on stdout, no progress bar')
+    .action(async (dataset: string, raw: Record<string, unknown>) => {
+      process.exitCode = await action(extractContext(dataset, raw));
+    });
+  return cmd;
+}

@@ -1,0 +1,57 @@
+/**
+ * The bottleneck-feature file pair written by `ftk bottleneck extract`: `<prefix>.npy`
+ * (float32 [N, D], row i = file i) and `<prefix>.json` (this `FeaturesMeta`).
+ * See src/formats/README.md.
+ */
+import type { PreprocessMode } from '../models/types.js';
+
+export const FEATURES_FORMAT_VERSION = 1;
+
+export interface SkippedFile {
+  /** Path relative to the dataset root (or as given in the manifest). */
+  file: string;
+  /** Why it was skipped, e.g. 'zero-byte file', 'truncated JPEG', 'decompression bomb: 400000000 pixels > limit 178956970'. */
+  reason: string;
+}
+
+/** Which backbone produced the features; equal fingerprints mean interchangeable features. */
+export interface BackboneInfo {
+  /** Registry name, e.g. 'mobilenet'. */
+  name: string;
+  alpha?: number;
+  /** sha256 of the weight file, or 'random:<seed>' for random weights. */
+  weightsSha256: string;
+  /** Where the weights came from (path or 'imagenet'). */
+  weights: string;
+  /** Output layer name (the bottleneck). */
+  layer: string;
+  pooling: 'avg' | 'max' | 'none';
+  preprocessing: PreprocessMode;
+  /** Square input size. */
+  inputSize: number;
+  /** 'squash' (Keras' default resize) or 'center' (crop then resize). */
+  crop: 'squash' | 'center';
+  /** Hash of all the above: the feature cache's model key. */
+  fingerprint: string;
+}
+
+export interface FeaturesMeta {
+  formatVersion: number;
+  /** Paths relative to the dataset root, row order of the .npy. */
+  files: string[];
+  /** Class index of each row. */
+  labels: number[];
+  /** Class names, index = label. */
+  classes: string[];
+  /** sha256 of each file's bytes (duplicates leak between folds). */
+  hashes: string[];
+  skipped: SkippedFile[];
+  /** Groups of files with identical content (paths), if any. */
+  duplicates: string[][];
+  model: BackboneInfo;
+  /** Shape of the .npy: [N, D]. */
+  shape: [number, number];
+  /** Absolute dataset root at extraction time. */
+  datasetRoot: string;
+  createdAt: string;
+}

@@ -1,0 +1,24 @@
+/** ftk's public API. The CLI (src/cli) uses exactly this. */
+export * from './errors.js';
+export { selectBackend, activeBackend, BACKEND_NAMES, type BackendInfo, type BackendName, type SelectBackendOptions } from './runtime/backend.js';
+export { TfjsEngine, type FeatureEngine } from './runtime/engine.js';
+export { ftkHome, weightsDir, cacheDbPath } from './runtime/paths.js';
+export * from './models/types.js';
+export { MODELS, MODEL_NAMES, getModelSpec } from './models/registry.js';
+export { MobileNet } from './models/mobilenet.js';
+export { MobileNetV2 } from './models/mobilenet_v2.js';
+export { VGG16 } from './models/vgg16.js';
+export { VGG19 } from './models/vgg19.js';
+export { ResNet50 } from './models/resnet50.js';
+export { InceptionV3 } from './models/inception_v3.js';
+export { preprocessInput, preprocessPixels } from './models/imagenet_utils.js';
+export { loadWeights, readWeightsFile, assignWeights } from './models/weights.js';
+export { fetchWeights } from './models/download.js';
+export { loadBackbone, type Backbone, type BackboneOptions } from './models/backbone.js';
+export { findDataset, type Dataset, type ImageEntry, type FindDatasetOptions } from './data/dataset.js';
+export { decodeImage, ImageDecodeError, type DecodeOptions, type DecodedImage } from './data/decode.js';
+export { extractFeatures, type ExtractOptions, type ExtractProgress, type ExtractResult } from './extract/extract.js';
+export { writeFeatures, readFeatures, featurePaths } from './extract/features_file.js';
+export { FeatureCache } from './extract/cache.js';
+export type { FeaturesMeta, BackboneInfo, SkippedFile } from './formats/features.js';
+export { encodeNpy, decodeNpy } from './formats/npy.js';

@@ -1,0 +1,126 @@
+/**
+ * ImageNet preprocessing and input checks shared by every architecture (Keras'
+ * `applications/imagenet_utils.py`). Input: float32 RGB pixels in [0, 255], NHWC.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { OptionsError } from '../errors.js';
+import type { PreprocessMode } from './types.js';
+
+/** ImageNet channel means in RGB order, in [0, 255] ('caffe' mode). */
+export const CAFFE_MEAN_RGB = [123.68, 116.779, 103.939] as const;
+/** ImageNet mean/std in [0, 1] ('torch' mode). */
+export const TORCH_MEAN = [0.485, 0.456, 0.406] as const;
+export const TORCH_STD = [0.229, 0.224, 0.225] as const;
+
+export const PREPROCESS_MODES: readonly PreprocessMode[] = ['caffe', 'tf', 'torch'];
+
+/**
+ * In-place preprocessing of a float32 NHWC RGB buffer with values in [0, 255]:
+ * - 'tf':    x / 127.5 - 1                         (to [-1, 1])
+ * - 'torch': (x / 255 - mean) / std                 (per channel, RGB)
+ * - 'caffe': RGB -> BGR, then subtract the BGR mean (no scaling)
+ */
+export function preprocessPixels(pixels: Float32Array, mode: PreprocessMode): Float32Array {
+  const n = pixels.length;
+  switch (mode) {
+    case 'tf':
+      for (let i = 0; i < n; i++) pixels[i] = pixels[i] / 127.5 - 1;
+      return pixels;
+    case 'torch':
+      for (let i = 0; i < n; i += 3) {
+        pixels[i] = (pixels[i] / 255 - TORCH_MEAN[0]) / TORCH_STD[0];
+        pixels[i + 1] = (pixels[i + 1] / 255 - TORCH_MEAN[1]) / TORCH_STD[1];
+        pixels[i + 2] = (pixels[i + 2] / 255 - TORCH_MEAN[2]) / TORCH_STD[2];
+      }
+      return pixels;
+    case 'caffe':
+      for (let i = 0; i < n; i += 3) {
+        const r = pixels[i];
+        pixels[i] = pixels[i + 2] - CAFFE_MEAN_RGB[2];
+        pixels[i + 1] = pixels[i + 1] - CAFFE_MEAN_RGB[1];
+        pixels[i + 2] = r - CAFFE_MEAN_RGB[0];
+      }
+      return pixels;
+    default:
+      throw new OptionsError(`Unknown preprocessing mode "${mode as string}".`, {
+        suggestion: `Must be one of [${PREPROCESS_MODES.join(', ')}].`,
+      });
+  }
+}
+
+/** The same as `preprocessPixels`, on a tensor (returns a new tensor). */
+export function preprocessInput(x: tf.Tensor4D, mode: PreprocessMode): tf.Tensor4D {
+  return tf.tidy(() => {
+    switch (mode) {
+      case 'tf':
+        return x.div(127.5).sub(1) as tf.Tensor4D;
+      case 'torch':
+        return x.div(255).sub(tf.tensor1d([...TORCH_MEAN])).div(tf.tensor1d([...TORCH_STD])) as tf.Tensor4D;
+      case 'caffe':
+        return tf.reverse(x, -1).sub(tf.tensor1d([CAFFE_MEAN_RGB[2], CAFFE_MEAN_RGB[1], CAFFE_MEAN_RGB[0]])) as tf.Tensor4D;
+      default:
+        throw new OptionsError(`Unknown preprocessing mode "${mode as string}".`);
+    }
+  });
+}
+
+/** Resolved builder options, with Keras' cross-option checks applied. */
+export interface ResolvedApplicationOptions {
+  includeTop: boolean;
+  inputShape: [number, number, number];
+  pooling: 'avg' | 'max' | 'none';
+  classes: number;
+  classifierActivation: 'softmax' | 'linear' | null;
+}
+
+/**
+ * Applies defaults and Keras' checks (`obtain_input_shape`): 3 channels, at least `minSize`,
+ * `includeTop` needs the default size, 'imagenet' weights with the top need 1000 classes.
+ */
+export function resolveApplicationOptions(
+  modelName: string,
+  options: {
+    includeTop?: boolean;
+    weights?: 'imagenet' | null | string;
+    inputShape?: [number, number, number];
+    pooling?: 'avg' | 'max' | 'none';
+    classes?: number;
+    classifierActivation?: 'softmax' | 'linear' | null;
+  },
+  defaultSize: number,
+  minSize: number,
+): ResolvedApplicationOptions {
+  const includeTop = options.includeTop ?? true;
+  const classes = options.classes ?? 1000;
+  const inputShape = options.inputShape ?? [defaultSize, defaultSize, 3];
+  const pooling = options.pooling ?? 'none';
+  if (options.weights === 'imagenet' && includeTop && classes !== 1000) {
+    throw new OptionsError(
+      `${modelName}: weights='imagenet' with includeTop=true needs classes=1000. Received classes=${classes}.`,
+      { suggestion: 'Use includeTop=false and put your own head on top, or weights=null.' },
+    );
+  }
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new OptionsError(`${modelName}: classes must be a positive integer. Received ${classes}.`);
+  }
+  if (inputShape.length !== 3 || inputShape[2] !== 3) {
+    throw new OptionsError(
+      `${modelName}: inputShape must be [height, width, 3]. Received [${inputShape.join(', ')}].`,
+    );
+  }
+  if (inputShape[0] < minSize || inputShape[1] < minSize) {
+    throw new OptionsError(
+      `${modelName}: input size must be at least ${minSize}x${minSize}. Received ${inputShape[0]}x${inputShape[1]}.`,
+    );
+  }
+  if (includeTop && (inputShape[0] !== defaultSize || inputShape[1] !== defaultSize)) {
+    throw new OptionsError(
+      `${modelName}: with includeTop=true the input must be ${defaultSize}x${defaultSize}. Received ${inputShape[0]}x${inputShape[1]}.`,
+      { suggestion: 'Use includeTop=false for other input sizes.' },
+    );
+  }
+  if (!['avg', 'max', 'none'].includes(pooling)) {
+    throw new OptionsError(`${modelName}: pooling must be one of [avg, max, none]. Received "${pooling}".`);
+  }
+  return { includeTop, inputShape, pooling, classes, classifierActivation: options.classifierActivation === undefined ? 'softmax' : options.classifierActivation };
+}

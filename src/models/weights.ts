@@ -1,0 +1,298 @@
+/**
+ * Loading weights into a built tf.layers model, by layer name (Keras `load_weights(by_name=True)`
+ * semantics, but strict): Keras HDF5 files (Keras 2.x `save_weights` layout, or a whole-model
+ * save with its `model_weights` group) and TF.js layers models (`model.json` + shards).
+ *
+ * Every layer with weights in the file must exist in the model with the same weight names and
+ * shapes, and every model layer with weights must be in the file; anything else is a
+ * WeightsError naming the layer and weight. Format notes: src/formats/README.md.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { WeightsError } from '../errors.js';
+
+/** One named weight array read from a file. */
+export interface NamedWeight {
+  /** Weight name without the layer prefix and ':0', e.g. 'kernel', 'moving_mean'. */
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/** Weights of a file, grouped by layer name, in file order. */
+export type WeightsByLayer = Map<string, NamedWeight[]>;
+
+export interface LoadedWeights {
+  layers: WeightsByLayer;
+  /** sha256 of the file (of model.json + shards for TF.js). */
+  sha256: string;
+  format: 'keras-h5' | 'tfjs-layers';
+}
+
+export interface LoadWeightsOptions {
+  /** Layers of the file absent from the model are ignored instead of an error (e.g. the top of a full-model file). Default false. */
+  skipExtraLayers?: boolean;
+  /** Told when the loader had to match layers by order instead of by name. */
+  onNotice?: (message: string) => void;
+}
+
+/** Weight name without layer prefix and TF's ':0' suffix: 'conv1_bn/gamma:0' -> 'gamma'. */
+export function shortWeightName(name: string): string {
+  const noSuffix = name.replace(/:\d+$/, '');
+  return noSuffix.slice(noSuffix.lastIndexOf('/') + 1);
+}
+
+function toStrings(value: unknown): string[] {
+  if (value == null) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.map(String);
+  return Array.from(value as ArrayLike<unknown>, String);
+}
+
+/** sha256 over the concatenated bytes of `paths` (one file: that file's sha256). */
+async function sha256Of(paths: string[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const p of paths) h.update(await fsp.readFile(p));
+  return h.digest('hex');
+}
+
+/** Reads every layer's weights from a Keras HDF5 weight (or whole-model) file. */
+export async function readKerasH5(file: string): Promise<LoadedWeights> {
+  const bytes = await fsp.readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new WeightsError(`Cannot read weight file ${file}: ${err.code ?? err.message}.`, {
+      code: 'WEIGHTS_UNREADABLE',
+      suggestion: 'Check the path passed to --weights.',
+      cause: err,
+    });
+  });
+  if (bytes.length < 8 || bytes.readUInt32BE(0) !== 0x89484446) {
+    throw new WeightsError(`${file} is not an HDF5 file (bad signature).`, {
+      code: 'WEIGHTS_NOT_HDF5',
+      suggestion: 'Pass a Keras .h5 weight file, a TF.js model.json, or --weights imagenet.',
+    });
+  }
+  const { default: h5wasm } = await import('h5wasm/node');
+  await h5wasm.ready;
+  let h5: InstanceType<typeof h5wasm.File>;
+  try {
+    h5 = new h5wasm.File(file, 'r');
+  } catch (err) {
+    throw new WeightsError(`${file} could not be opened as HDF5: ${(err as Error).message}`, {
+      code: 'WEIGHTS_CORRUPT',
+      suggestion: 'The file is truncated or corrupt: delete it and download it again.',
+      cause: err,
+    });
+  }
+  try {
+    let root: any = h5;
+    if (!root.attrs['layer_names'] && root.get('model_weights')) root = root.get('model_weights');
+    const layerNamesAttr = root.attrs['layer_names'];
+    if (!layerNamesAttr) {
+      throw new WeightsError(`${file} has no 'layer_names' attribute: not a Keras weight file.`, {
+        code: 'WEIGHTS_NOT_KERAS',
+        suggestion: 'Save weights with Keras model.save_weights("w.h5") (HDF5 format) or model.save("m.h5").',
+      });
+    }
+    const layers: WeightsByLayer = new Map();
+    for (const layerName of toStrings(layerNamesAttr.value)) {
+      const group = root.get(layerName);
+      if (!group) throw new WeightsError(`${file}: layer group '${layerName}' listed but missing.`, { code: 'WEIGHTS_CORRUPT' });
+      const weightNames = toStrings(group.attrs['weight_names']?.value);
+      if (weightNames.length === 0) continue;
+      const weights: NamedWeight[] = [];
+      for (const weightName of weightNames) {
+        const ds = group.get(weightName);
+        const value = ds?.value as ArrayLike<number> | null | undefined;
+        if (!ds || !value || !ds.shape) {
+          throw new WeightsError(`${file}: weight '${weightName}' of layer '${layerName}' is missing or unreadable.`, {
+            code: 'WEIGHTS_CORRUPT',
+            suggestion: 'The file is truncated or corrupt: download it again.',
+          });
+        }
+        weights.push({
+          name: shortWeightName(weightName),
+          shape: [...ds.shape],
+          values: value instanceof Float32Array ? value : Float32Array.from(value),
+        });
+      }
+      layers.set(layerName, weights);
+    }
+    return { layers, sha256: await sha256Of([file]), format: 'keras-h5' };
+  } catch (err) {
+    if (err instanceof WeightsError) throw err;
+    throw new WeightsError(`${file}: error while reading HDF5 weights: ${(err as Error).message}`, {
+      code: 'WEIGHTS_CORRUPT',
+      suggestion: 'The file is truncated or corrupt: download it again.',
+      cause: err,
+    });
+  } finally {
+    h5.close();
+  }
+}
+
+/** Reads the weights of a TF.js layers model (`model.json` with `weightsManifest` and binary shards). */
+export async function readTfjsLayersWeights(modelJsonPath: string): Promise<LoadedWeights> {
+  let json: any;
+  try {
+    json = JSON.parse(await fsp.readFile(modelJsonPath, 'utf8'));
+  } catch (err) {
+    throw new WeightsError(`Cannot read ${modelJsonPath} as JSON: ${(err as Error).message}`, {
+      code: 'WEIGHTS_UNREADABLE',
+      cause: err,
+    });
+  }
+  if (!Array.isArray(json.weightsManifest)) {
+    throw new WeightsError(`${modelJsonPath} has no weightsManifest: not a TF.js model.json.`, { code: 'WEIGHTS_NOT_TFJS' });
+  }
+  const dir = path.dirname(modelJsonPath);
+  const shardPaths: string[] = [];
+  const layers: WeightsByLayer = new Map();
+  for (const group of json.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]) {
+    const buffers: Buffer[] = [];
+    for (const p of group.paths) {
+      const shard = path.join(dir, p);
+      shardPaths.push(shard);
+      buffers.push(
+        await fsp.readFile(shard).catch((err: NodeJS.ErrnoException) => {
+          throw new WeightsError(`Weight shard ${shard} named in ${modelJsonPath} is missing (${err.code}).`, {
+            code: 'WEIGHTS_SHARD_MISSING',
+            suggestion: 'Copy every file listed in weightsManifest next to model.json.',
+          });
+        }),
+      );
+    }
+    const all = Buffer.concat(buffers);
+    const arrayBuffer = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+    let named: tf.NamedTensorMap;
+    try {
+      named = tf.io.decodeWeights(arrayBuffer, group.weights);
+    } catch (err) {
+      throw new WeightsError(`${modelJsonPath}: shards do not match the manifest: ${(err as Error).message}`, {
+        code: 'WEIGHTS_CORRUPT',
+        cause: err,
+      });
+    }
+    for (const entry of group.weights) {
+      const t = named[entry.name];
+      const slash = entry.name.lastIndexOf('/');
+      const layerName = slash >= 0 ? entry.name.slice(0, entry.name.indexOf('/')) : entry.name;
+      const list = layers.get(layerName) ?? [];
+      list.push({ name: shortWeightName(entry.name), shape: [...t.shape], values: Float32Array.from(t.dataSync()) });
+      layers.set(layerName, list);
+      t.dispose();
+    }
+  }
+  return { layers, sha256: await sha256Of([modelJsonPath, ...shardPaths]), format: 'tfjs-layers' };
+}
+
+/** The files a weight source consists of: the .h5, or model.json followed by its shards. */
+async function weightSourceFiles(file: string): Promise<string[]> {
+  const stat = await fsp.stat(file).catch(() => undefined);
+  if (!stat) {
+    throw new WeightsError(`Weight file ${file} does not exist.`, {
+      code: 'WEIGHTS_NOT_FOUND',
+      suggestion: "Pass an existing .h5 or model.json to --weights, or --weights imagenet to download Keras' file.",
+    });
+  }
+  const json = stat.isDirectory() ? path.join(file, 'model.json') : file;
+  if (!json.endsWith('.json')) return [file];
+  const manifest = JSON.parse(await fsp.readFile(json, 'utf8').catch(() => '{}')) as { weightsManifest?: { paths: string[] }[] };
+  return [json, ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => path.join(path.dirname(json), p)))];
+}
+
+/** sha256 of a weight source without parsing it (the same value `readWeightsFile` reports). */
+export async function weightsSha256(file: string): Promise<string> {
+  const files = await weightSourceFiles(file);
+  try {
+    return await sha256Of(files);
+  } catch (err) {
+    throw new WeightsError(`Cannot read weight file ${(err as NodeJS.ErrnoException).path ?? file}: ${(err as Error).message}`, {
+      code: 'WEIGHTS_SHARD_MISSING',
+      suggestion: 'Copy every file listed in weightsManifest next to model.json.',
+    });
+  }
+}
+
+/** Reads weights from a .h5 file or a TF.js model.json (or a folder holding one). */
+export async function readWeightsFile(file: string): Promise<LoadedWeights> {
+  const stat = await fsp.stat(file).catch(() => undefined);
+  if (!stat) {
+    throw new WeightsError(`Weight file ${file} does not exist.`, {
+      code: 'WEIGHTS_NOT_FOUND',
+      suggestion: 'Pass an existing .h5 or model.json to --weights, or --weights imagenet to download Keras\' file.',
+    });
+  }
+  if (stat.isDirectory()) return readTfjsLayersWeights(path.join(file, 'model.json'));
+  if (file.endsWith('.json')) return readTfjsLayersWeights(file);
+  return readKerasH5(file);
+}
+
+/**
+ * Sets the model's weights from `weights`, matching layers by name and weights by short name.
+ * Throws WeightsError naming the first missing, extra or wrongly shaped weight.
+ */
+export function assignWeights(model: tf.LayersModel, weights: LoadedWeights, source: string, options: LoadWeightsOptions = {}): void {
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  const weighted = model.layers.filter((l) => l.weights.length > 0);
+  const fileLayers = [...weights.layers.keys()];
+  const namesMatch = fileLayers.every((n) => byName.has(n));
+  if (!namesMatch && !options.skipExtraLayers && fileLayers.length === weighted.length) {
+    // Keras' own `load_weights` (without by_name) matches layers by topological order; some
+    // official files were converted with older layer names (MobileNetV2's 2018 files). Same
+    // count of weighted layers: match by order, every shape still checked.
+    const renamed: WeightsByLayer = new Map(weighted.map((l, i) => [l.name, weights.layers.get(fileLayers[i])!]));
+    options.onNotice?.(`${source}: layer names differ from the model's; loading by layer order (as Keras' load_weights does), shapes checked.`);
+    assignWeights(model, { ...weights, layers: renamed }, source, { ...options, skipExtraLayers: false });
+    return;
+  }
+  for (const [layerName, fileWeights] of weights.layers) {
+    const layer = byName.get(layerName);
+    if (!layer) {
+      if (options.skipExtraLayers) continue;
+      throw new WeightsError(`${source} has weights for layer '${layerName}', which the model ${model.name} does not have.`, {
+        code: 'WEIGHTS_EXTRA_LAYER',
+        suggestion: 'The file is for another architecture or settings (alpha, includeTop): check --model, --alpha and the file.',
+      });
+    }
+    if (fileWeights.length !== layer.weights.length) {
+      throw new WeightsError(`${source}: layer '${layerName}' has ${fileWeights.length} weights in the file but ${layer.weights.length} in the model.`, {
+        code: 'WEIGHTS_COUNT',
+        suggestion: 'The file is for another architecture or settings: check --model and --alpha.',
+      });
+    }
+    // By name first; files with other naming (Keras 1 style `block1_conv1_W_1:0` in the VGG
+    // files) fall back to position within the layer, as Keras' own loader does.
+    const shorts = layer.weights.map((w) => shortWeightName(w.originalName ?? w.name));
+    const byWeightName = shorts.every((s) => fileWeights.some((fw) => fw.name === s));
+    const matched = shorts.map((short, i) => (byWeightName ? fileWeights.find((fw) => fw.name === short)! : fileWeights[i]));
+    matched.forEach((found, i) => {
+      const w = layer.weights[i];
+      if (found.shape.length !== w.shape.length || found.shape.some((d, k) => d !== w.shape[k])) {
+        throw new WeightsError(
+          `${source}: weight '${layerName}/${shorts[i]}' has shape [${found.shape.join(', ')}] in the file but the model expects [${w.shape.join(', ')}].`,
+          { code: 'WEIGHTS_SHAPE', suggestion: 'Check --alpha, the input size and the architecture the file was saved from.' },
+        );
+      }
+    });
+    const values = matched.map((found) => tf.tensor(found.values, found.shape));
+    layer.setWeights(values);
+    tf.dispose(values);
+  }
+  for (const layer of model.layers) {
+    if (layer.weights.length > 0 && !weights.layers.has(layer.name)) {
+      throw new WeightsError(`${source} has no weights for layer '${layer.name}' of the model ${model.name}.`, {
+        code: 'WEIGHTS_MISSING_LAYER',
+        suggestion: 'The file is for another architecture or for includeTop=false: check --model, --alpha and the file.',
+      });
+    }
+  }
+}
+
+/** Reads a weight file and assigns it; returns the file's sha256. */
+export async function loadWeights(model: tf.LayersModel, file: string, options: LoadWeightsOptions = {}): Promise<string> {
+  const weights = await readWeightsFile(file);
+  assignWeights(model, weights, file, options);
+  return weights.sha256;
+}
