@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
-import type { PreprocessMode } from './types.js';
+import type { ApplicationOptions, PreprocessMode, WeightFile } from './types.js';
 
 /** ImageNet channel means in RGB order, in [0, 255] ('caffe' mode). */
 export const CAFFE_MEAN_RGB = [123.68, 116.779, 103.939] as const;
@@ -123,4 +123,35 @@ export function resolveApplicationOptions(
     throw new OptionsError(`${modelName}: pooling must be one of [avg, max, none]. Received "${pooling}".`);
   }
   return { includeTop, inputShape, pooling, classes, classifierActivation: options.classifierActivation === undefined ? 'softmax' : options.classifierActivation };
+}
+
+/** Architectures without a width multiplier refuse `alpha` instead of ignoring it. */
+export function rejectWidthMultiplier(displayName: string, options: ApplicationOptions & { alpha?: number }): void {
+  if (options.alpha !== undefined && options.alpha !== 1) {
+    throw new OptionsError(`${displayName} has no width multiplier. Received alpha=${options.alpha}.`, {
+      code: 'OPTIONS_ALPHA_UNSUPPORTED',
+      suggestion: 'Leave alpha unset (it applies to mobilenet and mobilenet_v2 only).',
+    });
+  }
+}
+
+/**
+ * `ModelSpec.imagenetWeights` for architectures with one Keras weight file with the top and one
+ * without (VGG, ResNet, Inception): the top fixes the input at the default size, the convolutional
+ * body loads at any size from `minSize`; no width multiplier.
+ */
+export function kerasWeightFiles(files: {
+  base: string;
+  top: string;
+  noTop: string;
+  md5Top: string;
+  md5NoTop: string;
+  defaultSize: number;
+  minSize: number;
+}): (options: { includeTop: boolean; alpha?: number; inputSize?: number }) => WeightFile | undefined {
+  return ({ includeTop, alpha, inputSize = files.defaultSize }) => {
+    if ((alpha !== undefined && alpha !== 1) || inputSize < files.minSize || (includeTop && inputSize !== files.defaultSize)) return undefined;
+    const fileName = includeTop ? files.top : files.noTop;
+    return { url: files.base + fileName, fileName, hash: includeTop ? files.md5Top : files.md5NoTop, hashAlgorithm: 'md5' };
+  };
 }

@@ -41,9 +41,8 @@
  * without the top follows the same scheme (`global_average_pooling2d_1`, `global_max_pooling2d_1`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolveApplicationOptions } from './imagenet_utils.js';
-import type { ApplicationOptions, ModelSpec, WeightFile } from './types.js';
-import { rejectWidthMultiplier } from './vgg16.js';
+import { kerasWeightFiles, rejectWidthMultiplier, resolveApplicationOptions } from './imagenet_utils.js';
+import type { ApplicationOptions, ModelSpec } from './types.js';
 
 const DEFAULT_SIZE = 299;
 const MIN_SIZE = 75;
@@ -269,17 +268,13 @@ export const inceptionV3Spec: ModelSpec = Object.freeze<ModelSpec>({
   defaultInputSize: DEFAULT_SIZE,
   minInputSize: MIN_SIZE,
   featureSize: () => FEATURE_SIZE,
-  imagenetWeights({ includeTop, alpha, inputSize = DEFAULT_SIZE }): WeightFile | undefined {
-    // With the top Keras requires 299x299; the convolutional body loads at any size >= 75.
-    if ((alpha !== undefined && alpha !== 1) || inputSize < MIN_SIZE || (includeTop && inputSize !== DEFAULT_SIZE)) {
-      return undefined;
-    }
-    const fileName = includeTop ? WEIGHTS_FILE : WEIGHTS_FILE_NO_TOP;
-    return {
-      url: WEIGHTS_BASE + fileName,
-      fileName,
-      hash: includeTop ? WEIGHTS_MD5 : WEIGHTS_MD5_NO_TOP,
-      hashAlgorithm: 'md5',
-    };
-  },
+  imagenetWeights: kerasWeightFiles({
+    base: WEIGHTS_BASE,
+    top: WEIGHTS_FILE,
+    noTop: WEIGHTS_FILE_NO_TOP,
+    md5Top: WEIGHTS_MD5,
+    md5NoTop: WEIGHTS_MD5_NO_TOP,
+    defaultSize: DEFAULT_SIZE,
+    minSize: MIN_SIZE,
+  }),
 });

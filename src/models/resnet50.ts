@@ -32,9 +32,8 @@
  * `resnet.py` names them: 'avg_pool' and 'max_pool'.
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolveApplicationOptions } from './imagenet_utils.js';
-import type { ApplicationOptions, ModelSpec, WeightFile } from './types.js';
-import { rejectWidthMultiplier } from './vgg16.js';
+import { kerasWeightFiles, rejectWidthMultiplier, resolveApplicationOptions } from './imagenet_utils.js';
+import type { ApplicationOptions, ModelSpec } from './types.js';
 
 const DEFAULT_SIZE = 224;
 const MIN_SIZE = 32;
@@ -173,15 +172,13 @@ export const resnet50Spec: ModelSpec = Object.freeze<ModelSpec>({
   defaultInputSize: DEFAULT_SIZE,
   minInputSize: MIN_SIZE,
   featureSize: () => 2048,
-  imagenetWeights({ includeTop, alpha, inputSize = DEFAULT_SIZE }): WeightFile | undefined {
-    // With the top Keras requires 224x224; the convolutional body loads at any size.
-    if ((alpha !== undefined && alpha !== 1) || (includeTop && inputSize !== DEFAULT_SIZE)) return undefined;
-    const fileName = includeTop ? WEIGHTS_FILE : WEIGHTS_FILE_NO_TOP;
-    return {
-      url: WEIGHTS_BASE + fileName,
-      fileName,
-      hash: includeTop ? WEIGHTS_MD5 : WEIGHTS_MD5_NO_TOP,
-      hashAlgorithm: 'md5',
-    };
-  },
+  imagenetWeights: kerasWeightFiles({
+    base: WEIGHTS_BASE,
+    top: WEIGHTS_FILE,
+    noTop: WEIGHTS_FILE_NO_TOP,
+    md5Top: WEIGHTS_MD5,
+    md5NoTop: WEIGHTS_MD5_NO_TOP,
+    defaultSize: DEFAULT_SIZE,
+    minSize: MIN_SIZE,
+  }),
 });

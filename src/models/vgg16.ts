@@ -30,8 +30,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
-import { resolveApplicationOptions } from './imagenet_utils.js';
-import type { ApplicationOptions, ModelSpec, WeightFile } from './types.js';
+import { kerasWeightFiles, rejectWidthMultiplier, resolveApplicationOptions } from './imagenet_utils.js';
+import type { ApplicationOptions, ModelSpec } from './types.js';
 
 const DEFAULT_SIZE = 224;
 const MIN_SIZE = 32;
@@ -119,19 +119,6 @@ function vggBlock(input: tf.SymbolicTensor, filters: number, convs: number, bloc
   return tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${prefix}_pool` }).apply(x) as tf.SymbolicTensor;
 }
 
-/**
- * Registry options may carry MobileNet's width multiplier; VGG has none, and silently ignoring a
- * requested `alpha` would build another model than asked for. `alpha` 1 (the identity) passes.
- */
-export function rejectWidthMultiplier(displayName: string, options: ApplicationOptions): void {
-  const alpha = (options as { alpha?: unknown }).alpha;
-  if (alpha !== undefined && alpha !== 1) {
-    throw new OptionsError(`${displayName} has no width multiplier. Received alpha=${String(alpha)}.`, {
-      code: 'OPTIONS_ALPHA_UNSUPPORTED',
-      suggestion: 'Leave alpha unset (it applies to mobilenet and mobilenet_v2 only).',
-    });
-  }
-}
 
 export const vgg16Spec: ModelSpec = Object.freeze<ModelSpec>({
   name: 'vgg16',
@@ -141,15 +128,13 @@ export const vgg16Spec: ModelSpec = Object.freeze<ModelSpec>({
   defaultInputSize: DEFAULT_SIZE,
   minInputSize: MIN_SIZE,
   featureSize: () => 512,
-  imagenetWeights({ includeTop, alpha, inputSize = DEFAULT_SIZE }): WeightFile | undefined {
-    // The top's fc1 fixes the input at 224x224; the conv body loads at any size.
-    if ((alpha !== undefined && alpha !== 1) || (includeTop && inputSize !== DEFAULT_SIZE)) return undefined;
-    const fileName = includeTop ? WEIGHTS_FILE : WEIGHTS_FILE_NO_TOP;
-    return {
-      url: WEIGHTS_BASE + fileName,
-      fileName,
-      hash: includeTop ? WEIGHTS_MD5 : WEIGHTS_MD5_NO_TOP,
-      hashAlgorithm: 'md5',
-    };
-  },
+  imagenetWeights: kerasWeightFiles({
+    base: WEIGHTS_BASE,
+    top: WEIGHTS_FILE,
+    noTop: WEIGHTS_FILE_NO_TOP,
+    md5Top: WEIGHTS_MD5,
+    md5NoTop: WEIGHTS_MD5_NO_TOP,
+    defaultSize: DEFAULT_SIZE,
+    minSize: MIN_SIZE,
+  }),
 });

@@ -25,8 +25,9 @@
  * (`buildVgg` in vgg16.ts), which yields the same layers in the same order.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { kerasWeightFiles } from './imagenet_utils.js';
 import { buildVgg } from './vgg16.js';
-import type { ApplicationOptions, ModelSpec, WeightFile } from './types.js';
+import type { ApplicationOptions, ModelSpec } from './types.js';
 
 const DEFAULT_SIZE = 224;
 const MIN_SIZE = 32;
@@ -69,15 +70,13 @@ export const vgg19Spec: ModelSpec = Object.freeze<ModelSpec>({
   defaultInputSize: DEFAULT_SIZE,
   minInputSize: MIN_SIZE,
   featureSize: () => 512,
-  imagenetWeights({ includeTop, alpha, inputSize = DEFAULT_SIZE }): WeightFile | undefined {
-    // The top's fc1 fixes the input at 224x224; the conv body loads at any size.
-    if ((alpha !== undefined && alpha !== 1) || (includeTop && inputSize !== DEFAULT_SIZE)) return undefined;
-    const fileName = includeTop ? WEIGHTS_FILE : WEIGHTS_FILE_NO_TOP;
-    return {
-      url: WEIGHTS_BASE + fileName,
-      fileName,
-      hash: includeTop ? WEIGHTS_MD5 : WEIGHTS_MD5_NO_TOP,
-      hashAlgorithm: 'md5',
-    };
-  },
+  imagenetWeights: kerasWeightFiles({
+    base: WEIGHTS_BASE,
+    top: WEIGHTS_FILE,
+    noTop: WEIGHTS_FILE_NO_TOP,
+    md5Top: WEIGHTS_MD5,
+    md5NoTop: WEIGHTS_MD5_NO_TOP,
+    defaultSize: DEFAULT_SIZE,
+    minSize: MIN_SIZE,
+  }),
 });

@@ -41,6 +41,13 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
   const result = await extractFeatures(ctx.dataset, {
     ...ctx.options,
     onNotice: (m) => process.stderr.write(`${m}\n`),
+    onDownloadProgress: (p) =>
+      bar.update({
+        label: 'downloading weights',
+        done: Math.round(p.bytes / 1e6),
+        total: p.total ? Math.round(p.total / 1e6) : Math.round(p.bytes / 1e6),
+        extra: `MB ${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
+      }),
     onSkip: (s) => {
       bar.done();
       process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
