@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { bottleneckCommand } from './commands/bottleneck.js';
 import { infoCommand } from './commands/info.js';
+import { svmCommand } from './commands/svm.js';
 import { reportError } from './io.js';
 import { packageInfo } from '../runtime/package_info.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   program.addCommand(infoCommand());
   program.addCommand(bottleneckCommand());
+  program.addCommand(svmCommand());
   return program;
 }
 

@@ -651,3 +651,49 @@ function rowOf(s: SkippedFile): number {
   const m = /^row (\d+):/.exec(s.reason);
   return m ? Number(m[1]) : 0;
 }
+
+/**
+ * The images to predict: files as given, folders searched recursively (in the same order and
+ * with the same skipping rules as a class folder). Nothing is labelled: `classes` is empty and
+ * every entry has label -1. `file` is the path relative to the working directory.
+ *
+ * @example
+ * const { entries, ignored } = await findImages(['new/', 'extra.jpg']);
+ */
+export async function findImages(inputs: readonly string[], options: { followSymlinks?: boolean } = {}): Promise<Dataset> {
+  if (inputs.length === 0) {
+    throw new DatasetError('No images given.', { code: 'DATASET_NO_INPUT', suggestion: 'Pass image files or folders.' });
+  }
+  const root = process.cwd();
+  const entries: ImageEntry[] = [];
+  const ignored: SkippedFile[] = [];
+  const seen = new Set<string>();
+  const add = (abs: string) => {
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    entries.push({ path: abs, file: path.relative(root, abs).split(path.sep).join('/'), label: -1, className: '' });
+  };
+  for (const input of inputs) {
+    const abs = path.resolve(input);
+    const stats = await stat(abs).catch((err: unknown) =>
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : fsReason(err, 'file'),
+    );
+    if (typeof stats === 'string') {
+      throw new DatasetError(`${input}: ${stats}.`, { code: 'DATASET_NOT_FOUND', suggestion: 'Pass existing image files or folders.' });
+    }
+    if (stats.isDirectory()) {
+      const walk = await walkClass(path.dirname(abs), path.basename(abs), options.followSymlinks ?? false);
+      for (const rel of walk.files) add(path.join(path.dirname(abs), ...rel.split('/')));
+      ignored.push(...walk.ignored);
+    } else {
+      add(abs);
+    }
+  }
+  if (entries.length === 0) {
+    throw new DatasetError(`No images found in ${inputs.join(', ')}.`, {
+      code: 'DATASET_NO_IMAGES',
+      suggestion: `Image files end in ${IMAGE_EXTENSIONS.join(', ')}.`,
+    });
+  }
+  return { root, classes: [], entries, ignored };
+}

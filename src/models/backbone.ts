@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { fetchWeights } from './download.js';
@@ -101,14 +102,14 @@ export async function resolveBackbone(options: BackboneOptions): Promise<Resolve
     weightsFile = fetched.path;
     sha = fetched.sha256;
   } else {
-    weightsFile = weights;
-    sha = await weightsSha256(weights);
+    weightsFile = path.resolve(weights);
+    sha = await weightsSha256(weightsFile);
   }
   // The layer name is part of the fingerprint: the default is the last layer of the no-top model.
   const layer = options.layer ?? defaultLayerName(spec, alpha, inputSize);
   const preprocessing: PreprocessMode = spec.preprocessing;
   const partial = { name: spec.name, alpha, weightsSha256: sha, layer, pooling, preprocessing, inputSize, crop };
-  return { spec, alpha, weightsFile, info: { ...partial, weights, fingerprint: backboneFingerprint(partial) } };
+  return { spec, alpha, weightsFile, info: { ...partial, weights: weightsFile ?? weights, fingerprint: backboneFingerprint(partial) } };
 }
 
 const lastLayerNames = new Map<string, string>();
@@ -182,4 +183,19 @@ export function nearestNames(wanted: string, names: string[]): string[] {
     .sort((a, b) => a.d - b.d)
     .slice(0, 5)
     .map((x) => x.n);
+}
+
+/** The options that rebuild the backbone a features file or model was made with. */
+export function backboneOptionsFrom(info: BackboneInfo): BackboneOptions {
+  const random = info.weightsSha256.startsWith('random:');
+  return {
+    model: info.name,
+    alpha: info.alpha,
+    weights: random ? 'random' : info.weights,
+    seed: random ? Number(info.weightsSha256.slice('random:'.length)) : undefined,
+    layer: info.layer,
+    pooling: info.pooling,
+    inputSize: info.inputSize,
+    crop: info.crop,
+  };
 }

@@ -1,0 +1,284 @@
+/**
+ * The SVM commands as typed library functions, one per CLI command (`ftk svm fit | cv | predict`).
+ * They never print: progress, warnings and notices go through callbacks, results are returned.
+ *
+ * Defaults (all stated in options.ts): kernel 'rbf', C 1, gamma 'scale', scaler 'standardize',
+ * classWeight null, probability false, grid false; folds 5, repeats 1, shuffle true, seed 0,
+ * workers = all cores; grid log2C -5..15 step 2, log2Gamma 3..-15 step -2 (libsvm grid.py).
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { DatasetError, FeaturesError, OptionsError } from '../errors.js';
+import type { BackboneInfo } from '../formats/features.js';
+import type { SvmModelJson } from '../formats/svm_model.js';
+import { loadFeatures, type LoadedFeatures } from './features_io.js';
+import {
+  CV_CONSTRAINTS,
+  GRID_CONSTRAINTS,
+  SVM_CONSTRAINTS,
+  checkOptions,
+  type CvOptions,
+  type GridOptions,
+  type SvmOptions,
+} from './options.js';
+import { crossValidate, gridSearch, type CrossValidationResult, type GridPoint, type GridSearchResult, type SearchProgress } from './search.js';
+import { SvmClassifier } from './svm.js';
+
+/** Callbacks shared by the commands (none of them is required). */
+export interface CommandCallbacks {
+  /** Progress of cross-validation / grid search. */
+  onProgress?: (event: SearchProgress) => void;
+  /** Usable but weaker results. */
+  onWarning?: (message: string) => void;
+  /** Stage announcements, libsvm easy.py style ("Grid search: 110 points x 5 folds"). */
+  onStage?: (message: string) => void;
+}
+
+/** `ftk svm fit`: SVM options, grid options (used with `grid: true`), and where to write the model. */
+export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks {
+  /** Choose C (and gamma) by grid search with stratified k-fold, then refit on all data. Default false. */
+  grid?: boolean;
+  /** Write the model JSON here (atomically). Default: not written (use the returned `json`). */
+  out?: string;
+}
+
+export interface SvmFitResult {
+  model: SvmClassifier;
+  json: SvmModelJson;
+  /** Every grid point (with `grid: true`). */
+  gridTable?: GridPoint[];
+  grid?: GridSearchResult;
+  /** Where the model was written (with `out`). */
+  outPath?: string;
+  nSamples: number;
+  nFeatures: number;
+  classNames: string[];
+}
+
+/** `ftk svm cv`: SVM options plus cross-validation options. */
+export interface SvmCvOptions extends SvmOptions, CvOptions, CommandCallbacks {}
+
+export interface SvmCvResult extends CrossValidationResult {
+  classNames: string[];
+  nSamples: number;
+  nFeatures: number;
+}
+
+export interface SvmPrediction {
+  /** Row of the features file and its source file (when known). */
+  index: number;
+  file?: string;
+  label: number;
+  className?: string;
+  /** Class probabilities in the model's class order (models fitted with probability only). */
+  probabilities?: number[];
+}
+
+export interface SvmPredictResult {
+  predictions: SvmPrediction[];
+  classNames?: string[];
+  /** Accuracy against the features' labels, when they name the same classes as the model. */
+  accuracy?: number;
+}
+
+const CALLBACKS = ['onProgress', 'onWarning', 'onStage'];
+
+function split<T extends object>(options: T, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = (options as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+const SVM_KEYS = Object.keys(SVM_CONSTRAINTS);
+const CV_KEYS = Object.keys(CV_CONSTRAINTS);
+const GRID_KEYS = Object.keys(GRID_CONSTRAINTS);
+
+function backboneOf(f: LoadedFeatures): BackboneInfo | undefined {
+  return f.meta.model && typeof f.meta.model === 'object' ? f.meta.model : undefined;
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<string> {
+  const abs = path.resolve(file);
+  await fsp.mkdir(path.dirname(abs), { recursive: true });
+  const tmp = `${abs}.tmp-${process.pid}`;
+  await fsp.writeFile(tmp, JSON.stringify(value) + '\n');
+  await fsp.rename(tmp, abs);
+  return abs;
+}
+
+/** Writes a model JSON (atomically, via a temporary file). Returns the absolute path. */
+export function saveSvmModel(file: string, json: SvmModelJson): Promise<string> {
+  return writeJsonAtomic(file, json);
+}
+
+/**
+ * Fits an SVM on a features file; with `grid: true`, grid-searches C (and gamma) first and refits
+ * on all samples with the best point. The model carries the class names and the backbone info.
+ */
+export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}): Promise<SvmFitResult> {
+  checkOptions('svm fit', options, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, grid: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' }, out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 } }, CALLBACKS);
+  const grid = options.grid ?? false;
+  if (!grid) {
+    const gridOnly = GRID_KEYS.filter((k) => k !== 'seed' && (options as Record<string, unknown>)[k] !== undefined);
+    if (gridOnly.length > 0) {
+      throw new OptionsError(`Option${gridOnly.length > 1 ? 's' : ''} ${gridOnly.join(', ')} only apply with grid: true.`, {
+        code: 'OPTIONS_CONFLICT',
+        suggestion: 'Add --grid, or drop them.',
+      });
+    }
+  }
+  const f = await loadFeatures(featuresPrefix);
+  const classNames = f.meta.classes;
+  const X = { data: f.X, rows: f.n, cols: f.d };
+  const svmOpts = split(options, SVM_KEYS) as SvmOptions;
+  let gridResult: GridSearchResult | undefined;
+  let fitOpts: SvmOptions = svmOpts;
+  if (grid) {
+    const gridOpts = split(options, GRID_KEYS) as GridOptions;
+    options.onStage?.(`Grid search on ${f.n} samples x ${f.d} features (${classNames.length} classes)`);
+    gridResult = await gridSearch(X, f.labels, svmOpts, { ...gridOpts, onProgress: options.onProgress, onWarning: options.onWarning });
+    const b = gridResult.best;
+    fitOpts = { ...svmOpts, C: b.C, ...(b.gamma !== null ? { gamma: b.gamma } : {}) };
+    options.onStage?.(
+      `Best: C=${b.C}${b.gamma !== null ? ` gamma=${b.gamma}` : ''}, ${gridResult.folds}-fold accuracy ${(100 * b.meanAccuracy).toFixed(2)}%`,
+    );
+  }
+  options.onStage?.(`Fitting on all ${f.n} samples`);
+  const model = await new SvmClassifier(fitOpts).fit(X, f.labels, { onWarning: options.onWarning });
+  model.classNames = model.classes_!.map((c) => classNames[c] ?? String(c));
+  model.backbone = backboneOf(f);
+  if (gridResult) {
+    model.gridSearch = {
+      bestC: gridResult.best.C,
+      bestGamma: gridResult.best.gamma,
+      bestScore: gridResult.best.meanAccuracy,
+      folds: gridResult.folds,
+      seed: gridResult.seed,
+    };
+  }
+  const json = model.toJSON();
+  const outPath = options.out ? await writeJsonAtomic(options.out, json) : undefined;
+  if (outPath) options.onStage?.(`Model written to ${outPath}`);
+  return {
+    model,
+    json,
+    ...(gridResult ? { grid: gridResult, gridTable: gridResult.table } : {}),
+    ...(outPath ? { outPath } : {}),
+    nSamples: f.n,
+    nFeatures: f.d,
+    classNames: model.classNames,
+  };
+}
+
+/** Stratified k-fold cross-validation of one SVM configuration on a features file. */
+export async function svmCrossValidate(featuresPrefix: string, options: SvmCvOptions = {}): Promise<SvmCvResult> {
+  checkOptions('svm cv', options, { ...SVM_CONSTRAINTS, ...CV_CONSTRAINTS }, CALLBACKS);
+  const f = await loadFeatures(featuresPrefix);
+  const svmOpts = split(options, SVM_KEYS) as SvmOptions;
+  const cvOpts = split(options, CV_KEYS) as CvOptions;
+  options.onStage?.(`Cross-validating on ${f.n} samples x ${f.d} features (${f.meta.classes.length} classes)`);
+  const r = await crossValidate({ data: f.X, rows: f.n, cols: f.d }, f.labels, svmOpts, {
+    ...cvOpts,
+    onProgress: options.onProgress,
+    onWarning: options.onWarning,
+  });
+  return { ...r, classNames: r.classes.map((c) => f.meta.classes[c] ?? String(c)), nSamples: f.n, nFeatures: f.d };
+}
+
+function checkBackbone(trained: BackboneInfo | undefined, features: BackboneInfo | undefined, modelPath: string, featuresSource: string): void {
+  if (!trained || !features) return;
+  if (trained.fingerprint !== features.fingerprint || trained.name !== features.name) {
+    throw new FeaturesError(
+      `${featuresSource} was extracted with ${features.name} (${features.layer}, ${features.inputSize}px, fingerprint ${features.fingerprint.slice(0, 12)}) ` +
+        `but ${modelPath} was trained on ${trained.name} (${trained.layer}, ${trained.inputSize}px, fingerprint ${trained.fingerprint.slice(0, 12)}).`,
+      {
+        code: 'SVM_BACKBONE_MISMATCH',
+        suggestion: 'Extract the features with the same backbone, weights, layer, pooling and input size as the training features.',
+      },
+    );
+  }
+}
+
+function predictRows(model: SvmClassifier, X: Float32Array, n: number, d: number, files?: string[]): SvmPrediction[] {
+  const M = { data: X, rows: n, cols: d };
+  const labels = model.predict(M);
+  const proba = model.probA_ ? model.predictProba(M) : undefined;
+  const names = model.classNames;
+  return labels.map((label, i) => ({
+    index: i,
+    ...(files?.[i] !== undefined ? { file: files[i] } : {}),
+    label,
+    ...(names ? { className: names[model.classes_!.indexOf(label)] } : {}),
+    ...(proba ? { probabilities: Array.from(proba[i]) } : {}),
+  }));
+}
+
+/** Predicts every row of a features file with a saved model; refuses another backbone or dimension. */
+export async function svmPredict(modelPath: string, featuresPrefix: string): Promise<SvmPredictResult> {
+  const model = await SvmClassifier.load(modelPath);
+  try {
+    const f = await loadFeatures(featuresPrefix, { requireLabels: false });
+    checkBackbone(model.backbone, backboneOf(f), modelPath, featuresPrefix);
+    if (f.d !== model.nFeaturesIn_) {
+      throw new FeaturesError(`${featuresPrefix} has ${f.d} features per sample but ${modelPath} expects ${model.nFeaturesIn_}.`, {
+        code: 'SVM_FEATURE_COUNT',
+        suggestion: 'Use features from the same backbone and layer as the training features.',
+      });
+    }
+    const predictions = predictRows(model, f.X, f.n, f.d, f.meta.files);
+    let accuracy: number | undefined;
+    const names = model.classNames;
+    if (names && Array.isArray(f.meta.labels) && f.meta.labels.length === f.n && Array.isArray(f.meta.classes)) {
+      // Compare by class name, so a features file with the same classes in another order still scores.
+      let ok = 0;
+      let counted = 0;
+      predictions.forEach((p, i) => {
+        const truth = f.meta.classes[f.meta.labels[i]];
+        if (truth !== undefined && names.includes(truth)) {
+          counted++;
+          if (p.className === truth) ok++;
+        }
+      });
+      if (counted === f.n) accuracy = ok / counted;
+    }
+    return { predictions, ...(names ? { classNames: names } : {}), ...(accuracy !== undefined ? { accuracy } : {}) };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Hook for `ftk svm predict model.json <images>` (wired by the CLI): `extract` turns image paths
+ * into features with the model's backbone settings (`backbone`: name, weights, layer, pooling,
+ * preprocessing, input size, crop). ftk checks the fingerprint and the dimension of what comes back.
+ */
+export type ImageFeatureExtractor = (
+  backbone: BackboneInfo,
+  inputs: string[],
+) => Promise<{ X: Float32Array; n: number; d: number; files: string[]; backbone: BackboneInfo }>;
+
+export async function svmPredictImages(modelPath: string, inputs: string[], extract: ImageFeatureExtractor): Promise<SvmPredictResult> {
+  const model = await SvmClassifier.load(modelPath);
+  try {
+    if (!model.backbone) {
+      throw new DatasetError(`${modelPath} does not record which backbone produced its training features, so images cannot be predicted.`, {
+        code: 'SVM_NO_BACKBONE',
+        suggestion: 'Extract features from the images with `ftk bottleneck extract` and pass the features prefix instead.',
+      });
+    }
+    const f = await extract(model.backbone, inputs);
+    checkBackbone(model.backbone, f.backbone, modelPath, 'the extracted images');
+    if (f.d !== model.nFeaturesIn_) {
+      throw new FeaturesError(`The images gave ${f.d} features per sample but ${modelPath} expects ${model.nFeaturesIn_}.`, {
+        code: 'SVM_FEATURE_COUNT',
+        suggestion: 'The backbone settings differ from training: check layer and pooling.',
+      });
+    }
+    return { predictions: predictRows(model, f.X, f.n, f.d, f.files), ...(model.classNames ? { classNames: model.classNames } : {}) };
+  } finally {
+    model.dispose();
+  }
+}

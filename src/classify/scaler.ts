@@ -1,0 +1,87 @@
+/**
+ * Feature scaling that lives inside an SVM model and is fitted on the training rows only (in
+ * cross-validation: on each training fold, never on the held-out fold).
+ *
+ * - 'standardize': (x - mean) / std per feature, population std, a constant feature keeps scale 1
+ *   (scikit-learn `StandardScaler`).
+ * - 'l2': every row divided by its Euclidean norm, zero rows unchanged (scikit-learn `Normalizer`);
+ *   it learns nothing, so it is the same on every fold.
+ * - 'none': features as given.
+ */
+export type ScalerKind = 'standardize' | 'l2' | 'none';
+export const SCALER_KINDS: readonly ScalerKind[] = ['standardize', 'l2', 'none'];
+
+export type ScalerState =
+  | { kind: 'standardize'; mean: Float64Array; scale: Float64Array }
+  | { kind: 'l2' }
+  | { kind: 'none' };
+
+/** Fits the scaler on rows `rows` (all rows when omitted) of the n x d matrix X. */
+export function fitScaler(kind: ScalerKind, X: Float32Array, n: number, d: number, rows?: ArrayLike<number>): ScalerState {
+  if (kind !== 'standardize') return { kind };
+  const count = rows ? rows.length : n;
+  const mean = new Float64Array(d);
+  const m2 = new Float64Array(d);
+  for (let a = 0; a < count; a++) {
+    const o = (rows ? rows[a] : a) * d;
+    for (let k = 0; k < d; k++) mean[k] += X[o + k];
+  }
+  for (let k = 0; k < d; k++) mean[k] /= count;
+  for (let a = 0; a < count; a++) {
+    const o = (rows ? rows[a] : a) * d;
+    for (let k = 0; k < d; k++) {
+      const c = X[o + k] - mean[k];
+      m2[k] += c * c;
+    }
+  }
+  const scale = new Float64Array(d);
+  for (let k = 0; k < d; k++) {
+    const std = Math.sqrt(m2[k] / count);
+    // scikit-learn treats a std that is zero up to rounding as zero: such a feature keeps scale 1.
+    scale[k] = std < 10 * Number.EPSILON * Math.max(1, Math.abs(mean[k])) ? 1 : std;
+  }
+  return { kind, mean, scale };
+}
+
+/** Applies the scaler to all n rows of X; returns a new Float32Array. */
+export function applyScaler(state: ScalerState, X: Float32Array, n: number, d: number): Float32Array {
+  const out = new Float32Array(n * d);
+  if (state.kind === 'none') {
+    out.set(X.subarray(0, n * d));
+  } else if (state.kind === 'l2') {
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += X[o + k] * X[o + k];
+      const inv = s > 0 ? 1 / Math.sqrt(s) : 1;
+      for (let k = 0; k < d; k++) out[o + k] = X[o + k] * inv;
+    }
+  } else {
+    const { mean, scale } = state;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let k = 0; k < d; k++) out[o + k] = (X[o + k] - mean[k]) / scale[k];
+    }
+  }
+  return out;
+}
+
+/** Variance of all entries of the given rows (scikit-learn's `X.var()` for gamma='scale'). */
+export function overallVariance(X: Float32Array, d: number, rows: ArrayLike<number>): number {
+  let sum = 0;
+  const count = rows.length * d;
+  for (let a = 0; a < rows.length; a++) {
+    const o = rows[a] * d;
+    for (let k = 0; k < d; k++) sum += X[o + k];
+  }
+  const mean = sum / count;
+  let ss = 0;
+  for (let a = 0; a < rows.length; a++) {
+    const o = rows[a] * d;
+    for (let k = 0; k < d; k++) {
+      const c = X[o + k] - mean;
+      ss += c * c;
+    }
+  }
+  return ss / count;
+}

@@ -1,0 +1,226 @@
+/**
+ * `ftk svm fit | cv | predict`: flags -> typed options -> src/classify's command functions.
+ * Defaults are not repeated here: help texts read them from the library (SVM_DEFAULTS, CV_DEFAULTS).
+ */
+import { Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import {
+  CV_DEFAULTS,
+  extractFeatures,
+  findImages,
+  SVM_DEFAULTS,
+  svmCrossValidate,
+  svmFit,
+  svmPredict,
+  svmPredictImages,
+  type SvmCvOptions,
+  type SvmCvResult,
+  type SvmFitOptions,
+  type SvmPredictResult,
+} from '../../index.js';
+import { backboneOptionsFrom } from '../../models/backbone.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { ProgressBar } from '../progress.js';
+
+export interface SvmFitContext {
+  features: string;
+  json: boolean;
+  options: SvmFitOptions;
+}
+export interface SvmCvContext {
+  features: string;
+  json: boolean;
+  options: SvmCvOptions;
+}
+export interface SvmPredictContext {
+  model: string;
+  inputs: string[];
+  json: boolean;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function svmOptionsFrom(raw: Record<string, any>) {
+  return {
+    kernel: raw.kernel,
+    C: raw.C,
+    gamma: raw.gamma === undefined ? undefined : raw.gamma === 'scale' || raw.gamma === 'auto' ? raw.gamma : Number(raw.gamma),
+    classWeight: raw.classWeight,
+    scaler: raw.scaler,
+    probability: raw.probability,
+    seed: raw.seed,
+    folds: raw.folds,
+    repeats: raw.repeats,
+    workers: raw.workers,
+  };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function svmFitContext(features: string, raw: Record<string, any>): SvmFitContext {
+  const { repeats, ...rest } = svmOptionsFrom(raw);
+  const options: SvmFitOptions = dropUndefined({ ...rest, grid: raw.grid ? true : undefined, out: raw.out });
+  if (!raw.grid) {
+    delete options.folds;
+    delete options.workers;
+  }
+  if (raw.grid && repeats !== undefined) options.repeats = repeats;
+  return { features, json: Boolean(raw.json), options };
+}
+
+export function svmCvContext(features: string, raw: Record<string, any>): SvmCvContext {
+  return { features, json: Boolean(raw.json), options: dropUndefined(svmOptionsFrom(raw)) };
+}
+
+function gridLine(p: { log2C: number; log2Gamma: number | null; meanAccuracy: number }, best: { log2C: number; log2Gamma: number | null; meanAccuracy: number }) {
+  const g = (x: number | null) => (x === null ? '' : ` log2(gamma)=${x}`);
+  return `[grid] log2(C)=${p.log2C}${g(p.log2Gamma)} ${pct(p.meanAccuracy)} (best log2(C)=${best.log2C}${g(best.log2Gamma)} ${pct(best.meanAccuracy)})`;
+}
+
+export async function runSvmFit(ctx: SvmFitContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  const result = await svmFit(ctx.features, {
+    ...ctx.options,
+    onStage: (m) => out.info(m),
+    onWarning: (m) => out.warn(m),
+    onProgress: (e) => {
+      if (e.point && e.best) out.info(gridLine(e.point, e.best));
+    },
+  });
+  const m = result.model;
+  out.result(
+    {
+      out: result.outPath,
+      nSamples: result.nSamples,
+      nFeatures: result.nFeatures,
+      classes: result.classNames,
+      params: m.toJSON().params,
+      supportVectors: m.nSupport_,
+      grid: result.grid && { best: result.grid.best, folds: result.grid.folds, seed: result.grid.seed, table: result.gridTable },
+    },
+    `${result.nSamples} samples, ${result.nFeatures} features, ${result.classNames.length} classes; ` +
+      `${m.nSupport_?.reduce((a, b) => a + b, 0)} support vectors` +
+      (result.outPath ? `\nwrote ${result.outPath}` : '\n(no --out given: model not saved)'),
+  );
+  return 0;
+}
+
+function confusionText(r: SvmCvResult): string {
+  const names = r.classNames;
+  const w = Math.max(6, ...names.map((n) => n.length));
+  const head = ' '.repeat(w) + ' | ' + names.map((n) => n.padStart(w)).join(' ');
+  const rows = r.confusion.map((row, i) => names[i].padStart(w) + ' | ' + row.map((v) => String(v).padStart(w)).join(' '));
+  return ['confusion (rows: true class, columns: predicted)', head, ...rows].join('\n');
+}
+
+export async function runSvmCv(ctx: SvmCvContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  const r = await svmCrossValidate(ctx.features, {
+    ...ctx.options,
+    onStage: (m) => out.info(m),
+    onWarning: (m) => out.warn(m),
+    onProgress: (e) => bar.update({ label: 'folds', done: e.tasksDone, total: e.tasksTotal }),
+  });
+  bar.done();
+  const { predictions, ...summary } = r;
+  out.result(
+    { ...summary, predictions },
+    [
+      ...r.foldAccuracies.map((a, i) => `fold ${i + 1}: ${pct(a)}`),
+      `accuracy ${pct(r.meanAccuracy)} (95% interval ${pct(r.ci95[0])} - ${pct(r.ci95[1])}, std ${pct(r.stdAccuracy)}), macro-F1 ${r.macroF1.toFixed(4)}`,
+      confusionText(r),
+    ].join('\n'),
+  );
+  return 0;
+}
+
+function isFeaturesPrefix(input: string): boolean {
+  const base = input.replace(/\.(npy|json)$/, '');
+  return existsSync(`${base}.npy`) && existsSync(`${base}.json`) && !(existsSync(input) && statSync(input).isDirectory());
+}
+
+export async function runSvmPredict(ctx: SvmPredictContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  let result: SvmPredictResult;
+  if (ctx.inputs.length === 1 && isFeaturesPrefix(ctx.inputs[0])) {
+    result = await svmPredict(ctx.model, ctx.inputs[0]);
+  } else {
+    result = await svmPredictImages(ctx.model, ctx.inputs, async (backbone, inputs) => {
+      const images = await findImages(inputs);
+      const r = await extractFeatures(images, {
+        ...backboneOptionsFrom(backbone),
+        onSkip: (s) => process.stderr.write(`skipped ${s.file}: ${s.reason}\n`),
+      });
+      return { X: r.features, n: r.meta.shape[0], d: r.meta.shape[1], files: r.meta.files, backbone: r.meta.model };
+    });
+  }
+  const lines = result.predictions.map((p) => {
+    const proba = p.probabilities ? ` ${Math.max(...p.probabilities).toFixed(3)}` : '';
+    return `${p.file ?? p.index}\t${p.className ?? p.label}${proba}`;
+  });
+  if (result.accuracy !== undefined) lines.push(`accuracy against the features' labels: ${pct(result.accuracy)}`);
+  out.result(result, lines.join('\n'));
+  return 0;
+}
+
+function addSvmFlags(cmd: Command, withFolds: 'cv' | 'fit'): Command {
+  cmd
+    .option('--kernel <kernel>', `linear or rbf (default ${SVM_DEFAULTS.kernel})`, parseChoice('--kernel', ['linear', 'rbf'] as const))
+    .option('--C <c>', `penalty C > 0 (default ${SVM_DEFAULTS.C})`, parseFloatFlag('--C', Number.MIN_VALUE))
+    .option('--gamma <gamma>', `RBF width: a number, scale or auto (default ${SVM_DEFAULTS.gamma})`)
+    .option('--class-weight <mode>', 'balanced: weight classes inversely to their size (default none)', parseChoice('--class-weight', ['balanced'] as const))
+    .option('--scaler <kind>', `standardize, l2 or none, fitted on training data only (default ${SVM_DEFAULTS.scaler})`, parseChoice('--scaler', ['standardize', 'l2', 'none'] as const))
+    .option('--probability', 'fit Platt-scaled class probabilities (libsvm -b 1)')
+    .option('--seed <n>', `seed of folds and probability calibration (default ${CV_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
+    .option('--folds <k>', `stratified folds${withFolds === 'fit' ? ' of the grid search' : ''} (default ${CV_DEFAULTS.folds})`, parseIntFlag('--folds', 2))
+    .option('--repeats <n>', `repeated k-fold (default ${CV_DEFAULTS.repeats})`, parseIntFlag('--repeats', 1))
+    .option('--workers <n>', 'worker threads for the folds (default: all cores)', parseIntFlag('--workers', 1))
+    .option('--json', 'print one JSON result on stdout');
+  return cmd;
+}
+
+export interface SvmActions {
+  fit?: (ctx: SvmFitContext) => Promise<number>;
+  cv?: (ctx: SvmCvContext) => Promise<number>;
+  predict?: (ctx: SvmPredictContext) => Promise<number>;
+}
+
+export function svmCommand(actions: SvmActions = {}): Command {
+  const fit = actions.fit ?? runSvmFit;
+  const cv = actions.cv ?? runSvmCv;
+  const predict = actions.predict ?? runSvmPredict;
+  const cmd = new Command('svm').description('Support vector machines on bottleneck features (libsvm)');
+  addSvmFlags(
+    cmd
+      .command('fit')
+      .description('Fit an SVM on a features file; --grid searches C (and gamma) by stratified k-fold first (libsvm grid.py grid), then refits on all data')
+      .argument('<features>', 'features prefix written by `ftk bottleneck extract` (<prefix>.npy + <prefix>.json)')
+      .option('--grid', 'grid-search C (log2 -5..15 step 2) and gamma (log2 3..-15 step -2), ties toward smaller C then smaller gamma')
+      .option('--out <model.json>', 'where to write the model'),
+    'fit',
+  ).action(async (features: string, raw: Record<string, unknown>) => {
+    process.exitCode = await fit(svmFitContext(features, raw));
+  });
+  addSvmFlags(
+    cmd
+      .command('cv')
+      .description('Stratified k-fold cross-validation: per-fold and mean accuracy with a 95% interval, macro-F1, confusion matrix')
+      .argument('<features>', 'features prefix'),
+    'cv',
+  ).action(async (features: string, raw: Record<string, unknown>) => {
+    process.exitCode = await cv(svmCvContext(features, raw));
+  });
+  cmd
+    .command('predict')
+    .description('Predict with a saved model: a features prefix, or image files/folders (extracted with the backbone the model was trained on)')
+    .argument('<model>', 'model JSON written by `ftk svm fit --out`')
+    .argument('<inputs...>', 'a features prefix, or image files and folders (searched recursively)')
+    .option('--json', 'print one JSON result on stdout')
+    .action(async (model: string, inputs: string[], raw: Record<string, unknown>) => {
+      process.exitCode = await predict({ model, inputs, json: Boolean(raw.json) });
+    });
+  return cmd;
+}

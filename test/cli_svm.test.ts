@@ -1,0 +1,90 @@
+/** `ftk svm`: argv -> typed options (library defaults not repeated), and real runs on a small features file. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { Command } from 'commander';
+import { svmCommand, type SvmCvContext, type SvmFitContext, type SvmPredictContext } from '../src/cli/commands/svm.js';
+import { writeFeatures } from '../src/extract/features_file.js';
+import { FEATURES_FORMAT_VERSION, type FeaturesMeta } from '../src/formats/features.js';
+import { Rng } from '../src/data/random.js';
+import { tempDir } from './helpers/images.js';
+
+const { dir: tmp, cleanup } = await tempDir('ftk-cli-svm-');
+after(cleanup);
+
+async function parse(argv: string[]) {
+  const seen: { fit?: SvmFitContext; cv?: SvmCvContext; predict?: SvmPredictContext } = {};
+  const cmd = svmCommand({
+    fit: async (c) => ((seen.fit = c), 0),
+    cv: async (c) => ((seen.cv = c), 0),
+    predict: async (c) => ((seen.predict = c), 0),
+  });
+  for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeErr: () => undefined });
+  await new Command('ftk').exitOverride().addCommand(cmd).parseAsync(['node', 'ftk', 'svm', ...argv]);
+  return seen;
+}
+
+test('svm fit/cv/predict flags parse into the library options; unset flags stay unset so library defaults apply', async () => {
+  const fit = (await parse(['fit', 'feat', '--kernel', 'rbf', '--C', '4', '--gamma', 'scale', '--grid', '--folds', '3', '--seed', '2', '--class-weight', 'balanced', '--probability', '--out', 'm.json'])).fit!;
+  assert.deepEqual(fit.options, { kernel: 'rbf', C: 4, gamma: 'scale', classWeight: 'balanced', probability: true, seed: 2, folds: 3, grid: true, out: 'm.json' });
+  const plain = (await parse(['fit', 'feat'])).fit!;
+  assert.deepEqual(plain.options, {});
+  const cv = (await parse(['cv', 'feat', '--kernel', 'linear', '--C', '0.5', '--gamma', '0.01', '--repeats', '2', '--json'])).cv!;
+  assert.deepEqual(cv.options, { kernel: 'linear', C: 0.5, gamma: 0.01, repeats: 2 });
+  assert.equal(cv.json, true);
+  const predict = (await parse(['predict', 'm.json', 'a.jpg', 'dir/'])).predict!;
+  assert.deepEqual(predict, { model: 'm.json', inputs: ['a.jpg', 'dir/'], json: false });
+  await assert.rejects(parse(['fit', 'feat', '--kernel', 'poly']), /--kernel must be one of \[linear, rbf\]/);
+});
+
+async function blobs(prefix: string): Promise<void> {
+  const rng = new Rng(5);
+  const n = 60;
+  const d = 8;
+  const X = new Float32Array(n * d);
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const label = i % 3;
+    labels.push(label);
+    for (let j = 0; j < d; j++) X[i * d + j] = rng.next() + (j === label ? 3 : 0);
+  }
+  const meta: FeaturesMeta = {
+    formatVersion: FEATURES_FORMAT_VERSION,
+    files: labels.map((l, i) => `c${l}/${i}.png`),
+    labels,
+    classes: ['c0', 'c1', 'c2'],
+    hashes: labels.map((_, i) => `h${i}`),
+    skipped: [],
+    duplicates: [],
+    model: { name: 'mobilenet', alpha: 0.25, weights: 'random', weightsSha256: 'random:0', layer: 'conv_pw_13_relu', pooling: 'avg', preprocessing: 'tf', inputSize: 224, crop: 'squash', fingerprint: 'f' },
+    shape: [n, d],
+    datasetRoot: tmp,
+    createdAt: new Date().toISOString(),
+  };
+  await writeFeatures(prefix, X, meta);
+}
+
+test('svm cv --json, fit --grid --out, predict: real runs of bin/ftk.js', async () => {
+  const prefix = path.join(tmp, 'blobs');
+  await blobs(prefix);
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.resolve('bin/ftk.js'), 'svm', ...args], { encoding: 'utf8', env: { ...process.env, FTK_DEV: '1' } });
+  const cv = run('cv', prefix, '--kernel', 'linear', '--json');
+  assert.equal(cv.status, 0, cv.stderr);
+  const r = JSON.parse(cv.stdout);
+  assert.equal(r.foldAccuracies.length, 5);
+  assert.ok(r.meanAccuracy > 0.9, `separable blobs: ${r.meanAccuracy}`);
+  const model = path.join(tmp, 'm.json');
+  const fit = run('fit', prefix, '--grid', '--folds', '3', '--out', model);
+  assert.equal(fit.status, 0, fit.stderr);
+  assert.match(fit.stdout, /\[grid\] log2\(C\)=-5 log2\(gamma\)=3 .*\(best /);
+  assert.match(fit.stdout, /Best: C=/);
+  const predict = run('predict', model, prefix, '--json');
+  assert.equal(predict.status, 0, predict.stderr);
+  const p = JSON.parse(predict.stdout);
+  assert.equal(p.predictions.length, 60);
+  assert.ok(p.accuracy > 0.9);
+  const bad = run('cv', path.join(tmp, 'missing'));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /ftk: error: .*missing/);
+});
