@@ -25,3 +25,4 @@ export { FeatureCache } from './extract/cache.js';
 export type { FeaturesMeta, BackboneInfo, SkippedFile } from './formats/features.js';
 export { encodeNpy, decodeNpy } from './formats/npy.js';
 export * from './classify/index.js';
+export * from './report/index.js';

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { bottleneckCommand } from './commands/bottleneck.js';
 import { infoCommand } from './commands/info.js';
+import { reportCommand } from './commands/report.js';
 import { svmCommand } from './commands/svm.js';
 import { reportError } from './io.js';
 import { packageInfo } from '../runtime/package_info.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.addCommand(infoCommand());
   program.addCommand(bottleneckCommand());
   program.addCommand(svmCommand());
+  program.addCommand(reportCommand());
   return program;
 }
 
