@@ -40,7 +40,7 @@ async function jpegDataset(root: string, perClass: number, seed = 1): Promise<vo
   await writeTree(root, files);
 }
 
-test('features of 224x224 RGB PNGs equal the independent reference MobileNet within 1e-3', { skip: noWeights }, async () => {
+test('features of 224x224 RGB PNGs equal the independent reference MobileNet within 1e-3', { skip: noWeights }, async (t) => {
   const root = path.join(tmp, 'png224');
   const files: Record<string, Buffer> = {};
   for (let i = 0; i < 4; i++) files[`${i % 2 ? 'b' : 'a'}/img${i}.png`] = await sharp(noiseRgb(224, 224, 40 + i), raw(224, 224)).png().toBuffer();
@@ -54,6 +54,7 @@ test('features of 224x224 RGB PNGs equal the independent reference MobileNet wit
     const expected = reference.features(pixels);
     for (let j = 0; j < 256; j++) maxDiff = Math.max(maxDiff, Math.abs(expected[j] - result.features[r * 256 + j]));
   }
+  t.diagnostic(`max |ftk - reference| over 4 x 256 features: ${maxDiff.toExponential(2)}`);
   assert.ok(maxDiff < 1e-3, `max |ftk - reference| = ${maxDiff}`);
 });
 
@@ -112,7 +113,7 @@ test('cache: a second run does no inference and gives identical features; one ad
   assert.equal(npy.dtype, '<f4');
 });
 
-test('SIGKILL during extraction, then a rerun: completes, equals a clean run, no corrupt cache row', { skip: noWeights, timeout: 180_000 }, async () => {
+test('SIGKILL during extraction, then a rerun: completes, equals a clean run, no corrupt cache row', { skip: noWeights, timeout: 180_000 }, async (t) => {
   const root = path.join(tmp, 'kill');
   await jpegDataset(root, 60, 7);
   const cacheFile = path.join(tmp, 'kill.sqlite');
@@ -147,6 +148,7 @@ test('SIGKILL during extraction, then a rerun: completes, equals a clean run, no
   const clean = await extractFeatures(root, { ...REAL, cache: false, batchSize: 8 });
   let maxDiff = 0;
   for (let i = 0; i < clean.features.length; i++) maxDiff = Math.max(maxDiff, Math.abs(clean.features[i] - resumed.features[i]));
+  t.diagnostic(`killed with ${rowsAtKill} of 120 rows cached; resumed computed ${resumed.stats.computed}; max |resumed - clean| ${maxDiff.toExponential(2)}`);
   assert.ok(maxDiff < 1e-5, `resumed vs clean max diff ${maxDiff}`);
   assert.deepEqual(resumed.meta.files, clean.meta.files);
 });

@@ -4,7 +4,11 @@
  * pre-decoded tensors, for MobileNet 0.25 (shared Keras weights) and MobileNetV2 1.0 (random
  * weights: speed does not depend on the values).
  *
- *   npx tsx bench/extract/throughput.ts [--images 400] [--backend wasm] [--batch-size 32]
+ * `--runtime` picks the extraction runtime (auto = ONNX Runtime; tfjs = the wasm backend, as
+ * before issue 4); the inference-only column always measures TF.js (bench/extract/vs_pytorch.ts
+ * measures ONNX Runtime alone).
+ *
+ *   npx tsx bench/extract/throughput.ts [--images 400] [--backend wasm] [--batch-size 32] [--runtime auto|onnx|tfjs]
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     images: { type: 'string', default: '400' },
     backend: { type: 'string', default: 'wasm' },
     'batch-size': { type: 'string', default: '32' },
+    runtime: { type: 'string', default: 'auto' },
   },
 });
 const DATA = path.resolve('../shared/datasets/cats-dogs');
@@ -50,13 +55,13 @@ for (const c of configs) {
   x.dispose();
   bb.model.dispose();
   const t1 = performance.now();
-  const r = await extractFeatures(dataset, { model: c.model, alpha: c.alpha, weights: c.weights, cache: false, batchSize, backend: backend.name });
+  const r = await extractFeatures(dataset, { model: c.model, alpha: c.alpha, weights: c.weights, cache: false, batchSize, backend: backend.name, runtime: values.runtime as 'auto' | 'onnx' | 'tfjs' });
   const wall = (performance.now() - t1) / 1000;
   rows.push(
-    `| ${c.label} | ${backend.name} | ${r.stats.images} | ${(r.stats.images / wall).toFixed(1)} | ${r.stats.imagesPerSecond.toFixed(1)} | ${inferOnly.toFixed(1)} |`,
+    `| ${c.label} | ${r.stats.engine} | ${r.stats.images} | ${(r.stats.images / wall).toFixed(1)} | ${r.stats.imagesPerSecond.toFixed(1)} | ${inferOnly.toFixed(1)} (tfjs-${backend.name}) |`,
   );
 }
 console.log(`\nExtraction throughput, ${count} cats-dogs JPEGs, batch ${batchSize}, ${new Date().toISOString()}`);
-console.log('| model | backend | images | end-to-end img/s (wall, incl. model load) | decode+inference img/s | inference only img/s |');
+console.log('| model | extraction engine | images | end-to-end img/s (wall, incl. model load) | decode+inference img/s | TF.js inference only img/s |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -1,8 +1,10 @@
 /** The `ftk` program: commands over the library API (src/index.ts), one error handler. */
 import { Command, CommanderError } from 'commander';
+import { autoCommand } from './commands/auto.js';
 import { bottleneckCommand } from './commands/bottleneck.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
+import { finetuneCommand, predictCommand } from './commands/finetune.js';
 import { svmCommand } from './commands/svm.js';
 import { reportError } from './io.js';
 import { packageInfo } from '../runtime/package_info.js';
@@ -16,7 +18,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   program.addCommand(infoCommand());
   program.addCommand(bottleneckCommand());
+  program.addCommand(finetuneCommand()).addCommand(predictCommand());
   program.addCommand(svmCommand());
+  program.addCommand(autoCommand());
   program.addCommand(reportCommand());
   return program;
 }

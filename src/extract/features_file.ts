@@ -3,24 +3,35 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { FeaturesError } from '../errors.js';
 import type { FeaturesMeta } from '../formats/features.js';
-import { decodeNpy, encodeNpy } from '../formats/npy.js';
+import { decodeNpy, npyHeader } from '../formats/npy.js';
 
 export function featurePaths(prefix: string): { npy: string; json: string } {
   const base = prefix.replace(/\.(npy|json)$/, '');
   return { npy: `${base}.npy`, json: `${base}.json` };
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+async function writeAtomic(file: string, ...chunks: (string | Uint8Array)[]): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, data);
+  const handle = await fsp.open(tmp, 'w');
+  try {
+    for (const chunk of chunks) await handle.writeFile(chunk); // each appends at the current position
+  } finally {
+    await handle.close();
+  }
   await fsp.rename(tmp, file);
 }
 
-/** Writes both files atomically (each via a temporary file and rename). */
+/**
+ * Writes both files atomically (each via a temporary file and rename). The .npy is written as its
+ * header then the features' own bytes: no second copy of the [N, D] matrix in memory.
+ */
 export async function writeFeatures(prefix: string, features: Float32Array, meta: FeaturesMeta): Promise<{ npy: string; json: string }> {
   const paths = featurePaths(prefix);
+  if (features.length !== meta.shape[0] * meta.shape[1]) {
+    throw new FeaturesError(`features hold ${features.length} values but meta.shape is [${meta.shape.join(', ')}].`);
+  }
   await fsp.mkdir(path.dirname(path.resolve(paths.npy)), { recursive: true });
-  await writeAtomic(paths.npy, encodeNpy(features, meta.shape));
+  await writeAtomic(paths.npy, npyHeader('<f4', meta.shape), new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
   await writeAtomic(paths.json, JSON.stringify(meta, null, 1) + '\n');
   return paths;
 }

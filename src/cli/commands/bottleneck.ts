@@ -1,7 +1,13 @@
-/** `ftk bottleneck extract`: flags -> typed ExtractOptions -> extractFeatures + writeFeatures. */
-import { Command } from 'commander';
+/**
+ * `ftk bottleneck extract`: flags -> typed ExtractOptions -> extractFeatures + writeFeatures.
+ * `ftk bottleneck merge`: shard parts -> mergeShardFiles + writeFeatures.
+ */
+import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { extractFeatures, writeFeatures, type ExtractOptions } from '../../index.js';
+import { RUNTIME_NAMES } from '../../extract/runtime_choice.js';
+import { mergeShardFiles, parseShard, type ShardSpec } from '../../extract/shard.js';
+import { FtkError } from '../../errors.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -13,7 +19,22 @@ export interface ExtractContext {
   options: ExtractOptions;
 }
 
+/** `--shard i/n` as a commander argument parser. */
+function parseShardFlag(value: string): ShardSpec {
+  try {
+    return parseShard(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof FtkError ? `${err.message}${err.suggestion ? ` ${err.suggestion}` : ''}` : String(err));
+  }
+}
+
 export function extractContext(dataset: string, raw: Record<string, any>): ExtractContext {
+  // Pipeline flags appear in the options only when given (their defaults live in extractFeatures).
+  const pipeline: Partial<ExtractOptions> = {};
+  if (raw.runtime !== undefined) pipeline.runtime = raw.runtime;
+  if (raw.threads !== undefined) pipeline.threads = raw.threads;
+  if (raw.decodeWorkers !== undefined) pipeline.decodeWorkers = raw.decodeWorkers;
+  if (raw.shard !== undefined) pipeline.shard = raw.shard;
   return {
     dataset,
     out: raw.out,
@@ -31,6 +52,7 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
       backend: raw.backend,
       cache: raw.cache === false ? false : (raw.cacheFile ?? true),
       maxInputPixels: raw.maxPixels,
+      ...pipeline,
     },
   };
 }
@@ -65,19 +87,52 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
   bar.done();
   const paths = await writeFeatures(ctx.out, result.features, result.meta);
   const s = result.stats;
+  const shard = result.meta.shard;
   out.result(
     { ...paths, shape: result.meta.shape, classes: result.meta.classes, skipped: result.meta.skipped, duplicates: result.meta.duplicates, model: result.meta.model, stats: s },
     [
-      `${s.images} images -> [${result.meta.shape.join(', ')}] features (${result.meta.classes.length} classes: ${result.meta.classes.join(', ')})`,
+      `${s.images} images -> [${result.meta.shape.join(', ')}] features (${result.meta.classes.length} classes: ${result.meta.classes.join(', ')})` +
+        (shard ? `, shard ${shard.index}/${shard.count} of ${shard.datasetSize} images` : ''),
       `computed ${s.computed}, from cache ${s.cached}, skipped ${s.skipped}; ${s.seconds.toFixed(1)} s` +
         (s.computed ? `, ${s.imagesPerSecond.toFixed(1)} images/s on ${s.engine}` : ''),
+      `wrote ${path.relative(process.cwd(), paths.npy)} and ${path.relative(process.cwd(), paths.json)}`,
+      ...(shard ? [`merge all ${shard.count} parts with: ftk bottleneck merge <part prefixes...> --out <prefix>`] : []),
+    ].join('\n'),
+  );
+  return 0;
+}
+
+export interface MergeContext {
+  parts: string[];
+  out: string;
+  json: boolean;
+  /** Add the rows to the feature cache: true (default file), a file, or false. */
+  cache: boolean | string;
+}
+
+export function mergeContext(parts: string[], raw: Record<string, any>): MergeContext {
+  return { parts, out: raw.out, json: Boolean(raw.json), cache: raw.cache === false ? false : (raw.cacheFile ?? true) };
+}
+
+export async function runMerge(ctx: MergeContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  const merged = await mergeShardFiles(ctx.parts, { cache: ctx.cache });
+  const paths = await writeFeatures(ctx.out, merged.features, merged.meta);
+  out.result(
+    { ...paths, shape: merged.meta.shape, parts: ctx.parts.length, skipped: merged.meta.skipped, duplicates: merged.meta.duplicates, model: merged.meta.model, cachedRows: merged.cachedRows },
+    [
+      `${ctx.parts.length} parts -> [${merged.meta.shape.join(', ')}] features in dataset order; ${merged.meta.skipped.length} skipped` +
+        (merged.cachedRows ? `; ${merged.cachedRows} rows added to the feature cache` : ''),
       `wrote ${path.relative(process.cwd(), paths.npy)} and ${path.relative(process.cwd(), paths.json)}`,
     ].join('\n'),
   );
   return 0;
 }
 
-export function bottleneckCommand(action: (ctx: ExtractContext) => Promise<number> = runExtract): Command {
+export function bottleneckCommand(
+  action: (ctx: ExtractContext) => Promise<number> = runExtract,
+  mergeAction: (ctx: MergeContext) => Promise<number> = runMerge,
+): Command {
   const cmd = new Command('bottleneck').description('Bottleneck features of a pretrained ConvNet');
   cmd
     .command('extract')
@@ -94,12 +149,27 @@ export function bottleneckCommand(action: (ctx: ExtractContext) => Promise<numbe
     .option('--crop <mode>', 'squash (resize whole image, Keras default) or center (crop to square first)', parseChoice('--crop', ['squash', 'center'] as const), 'squash')
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size'), 32)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
+    .option('--runtime <name>', `inference runtime: auto (ONNX Runtime when the model exports, else TF.js), ${RUNTIME_NAMES.join(', ')} (default: auto)`, parseChoice('--runtime', ['auto', ...RUNTIME_NAMES] as const))
+    .option('--threads <n>', 'inference threads and decode workers (default: all cores)', parseIntFlag('--threads'))
+    .option('--decode-workers <n>', 'decode worker threads, 0 = decode on the main thread (default: --threads)', parseIntFlag('--decode-workers', 0))
+    .option('--shard <i/n>', 'only every n-th image starting with the i-th (1 <= i <= n); merge the parts with `ftk bottleneck merge`', parseShardFlag)
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
     .option('--max-pixels <n>', 'skip images larger than this many pixels (decompression bombs)', parseIntFlag('--max-pixels'))
     .option('--json', 'print one JSON result on stdout, no progress bar')
     .action(async (dataset: string, raw: Record<string, unknown>) => {
       process.exitCode = await action(extractContext(dataset, raw));
+    });
+  cmd
+    .command('merge')
+    .description('Merge the parts of `extract --shard i/n` runs into one feature file, rows in dataset order (equal to a single run); adds their rows to the feature cache')
+    .argument('<parts...>', 'prefixes of the shard parts (<prefix>.npy + <prefix>.json), one per shard')
+    .requiredOption('--out <prefix>', 'output prefix: writes <prefix>.npy and <prefix>.json')
+    .option('--no-cache', 'do not add the rows to the feature cache')
+    .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
+    .option('--json', 'print one JSON result on stdout')
+    .action(async (parts: string[], raw: Record<string, unknown>) => {
+      process.exitCode = await mergeAction(mergeContext(parts, raw));
     });
   return cmd;
 }

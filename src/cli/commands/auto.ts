@@ -1,0 +1,81 @@
+/** `ftk auto`: flags -> AutoOptions -> auto(); narrates stages like libsvm's easy.py. */
+import { Command } from 'commander';
+import { auto, AUTO_DEFAULTS, type AutoOptions } from '../../auto/auto.js';
+import { BACKEND_NAMES } from '../../runtime/backend.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { ProgressBar } from '../progress.js';
+
+export interface AutoContext {
+  dataset: string;
+  json: boolean;
+  options: AutoOptions;
+}
+
+export function autoContext(dataset: string, raw: Record<string, any>): AutoContext {
+  const options: AutoOptions = {
+    out: raw.out,
+    model: raw.model,
+    alpha: raw.alpha,
+    weights: raw.weights,
+    budget: raw.budget,
+    folds: raw.folds,
+    seed: raw.seed,
+    epochs: raw.epochs,
+    svmOnly: raw.svmOnly ? true : undefined,
+    backend: raw.backend,
+    cache: raw.cache === false ? false : undefined,
+  };
+  return { dataset, json: Boolean(raw.json), options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AutoOptions };
+}
+
+export async function runAuto(ctx: AutoContext): Promise<number> {
+  const out = makeOutput(ctx.json);
+  const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  const result = await auto(ctx.dataset, {
+    ...ctx.options,
+    onStage: (m) => {
+      bar.done();
+      if (ctx.json) process.stderr.write(`${m}\n`);
+      else out.info(m);
+    },
+    onWarning: (m) => {
+      bar.done();
+      out.warn(m);
+    },
+    onProgress: (p) => bar.update({ label: p.stage, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
+  });
+  bar.done();
+  const r = result.run;
+  out.result(
+    { runDir: result.runDir, bundle: result.bundle, report: result.report, decision: r.decision, paths: r.paths?.map(({ predictions, ...p }) => p), comparisons: r.comparisons, budget: r.budget },
+    [
+      `decision: ${r.decision.chosen}`,
+      ...r.decision.reasons.map((x) => `  - ${x}`),
+      ...(r.budget?.cuts.length ? ['budget cuts:', ...r.budget.cuts.map((c) => `  - ${c}`)] : []),
+      `bundle: ${result.bundle}  (ftk predict ${result.bundle} <images>)`,
+      `report: ${result.report.html}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+export function autoCommand(action: (ctx: AutoContext) => Promise<number> = runAuto): Command {
+  return new Command('auto')
+    .description('Choose between bottleneck features + SVM and fine-tuning by a cross-validated, paired comparison on your data; refit the winner; write a bundle and a report')
+    .argument('<dataset>', 'dataset folder (one subfolder per class) or CSV manifest')
+    .requiredOption('--out <dir>', 'run folder: bundle/, run.json, report.html')
+    .option('--model <name>', `backbone (default ${AUTO_DEFAULTS.model})`)
+    .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
+    .option('--weights <source>', `'imagenet' or a Keras .h5 / TF.js model.json path (default ${AUTO_DEFAULTS.weights})`)
+    .option('--budget <minutes>', `time budget; folds and learning-curve points that do not fit are cut, and said (default ${AUTO_DEFAULTS.budget})`, parseFloatFlag('--budget', 0.1))
+    .option('--folds <k>', `stratified folds shared by both paths (default ${AUTO_DEFAULTS.folds})`, parseIntFlag('--folds', 2))
+    .option('--seed <n>', `seed of folds, subsamples and training (default ${AUTO_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
+    .option('--epochs <n>', 'largest number of fine-tuning epochs per phase', parseIntFlag('--epochs', 1))
+    .option('--svm-only', 'do not fine-tune (SVM path only)')
+    .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const))
+    .option('--no-cache', 'do not use the feature cache')
+    .option('--json', 'print one JSON result on stdout (stages go to stderr)')
+    .action(async (dataset: string, raw: Record<string, unknown>) => {
+      process.exitCode = await action(autoContext(dataset, raw));
+    });
+}

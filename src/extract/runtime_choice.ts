@@ -1,0 +1,106 @@
+/**
+ * Which runtime runs the backbone: ONNX Runtime when the model exports and onnxruntime-node loads
+ * ('auto', the default), else TF.js, and always said once through `onNotice`. A forced runtime
+ * that cannot be honoured is an error, never a silent fallback.
+ *
+ * ONNX path: the exported graph is cached next to the weights, keyed by the backbone fingerprint
+ * (src/runtime/onnx_store.ts); with the file present the TF.js model is never built. A cached
+ * file ONNX Runtime rejects is deleted and exported again.
+ */
+import { buildBackbone, type ResolvedBackbone } from '../models/backbone.js';
+import { selectBackend, type BackendName } from '../runtime/backend.js';
+import { TfjsEngine, type FeatureEngine } from '../runtime/engine.js';
+import { loadOnnxRuntime, OnnxEngine } from '../runtime/onnx_engine.js';
+import { OnnxExportError } from '../runtime/onnx_export.js';
+import { findOnnxGraph, removeOnnxGraph, storeOnnxGraph } from '../runtime/onnx_store.js';
+import { OptionsError } from '../errors.js';
+
+export type RuntimeName = 'onnx' | 'tfjs';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['onnx', 'tfjs'];
+
+export interface OpenEngineOptions {
+  /** 'auto' (ONNX Runtime when possible), 'onnx' or 'tfjs'. Default 'auto'. */
+  runtime?: RuntimeName | 'auto';
+  /** ONNX Runtime intra-op threads. Default: cores. */
+  threads?: number;
+  /** tfjs backend for the TF.js runtime (and for building the model to export). Default 'auto'. */
+  backend?: BackendName | 'auto';
+  /** Where weights (and exported graphs, under `onnx/`) are cached. Default `<FTK_HOME>/weights`. */
+  weightsDir?: string;
+  onNotice?: (message: string) => void;
+}
+
+export interface OpenedEngine {
+  engine: FeatureEngine;
+  runtime: RuntimeName;
+  /** The exported graph file (ONNX runtime only). */
+  graphFile?: string;
+}
+
+/** Opens the engine for a resolved backbone (see the module notes). */
+export async function openEngine(resolved: ResolvedBackbone, options: OpenEngineOptions = {}): Promise<OpenedEngine> {
+  const wanted = options.runtime ?? 'auto';
+  if (wanted !== 'auto' && !RUNTIME_NAMES.includes(wanted)) {
+    throw new OptionsError(`Unknown runtime "${wanted as string}".`, { code: 'RUNTIME_UNKNOWN', suggestion: `Must be one of [auto, ${RUNTIME_NAMES.join(', ')}].` });
+  }
+  const notice = (m: string) => options.onNotice?.(m);
+  const tfjs = async (model?: Awaited<ReturnType<typeof buildBackbone>>['model'], why?: string): Promise<OpenedEngine> => {
+    const backend = await selectBackend({ backend: options.backend ?? 'auto' });
+    const m = model ?? (await buildBackbone(resolved, { onNotice: options.onNotice })).model;
+    const engine = new TfjsEngine(m);
+    notice(`Runtime: TF.js ${backend.name} backend (${why ?? 'requested with --runtime tfjs'}).`);
+    return { engine, runtime: 'tfjs' };
+  };
+  if (wanted === 'tfjs') return tfjs();
+
+  try {
+    await loadOnnxRuntime();
+  } catch (err) {
+    if (wanted === 'onnx') throw err;
+    return tfjs(undefined, `onnxruntime-node is not usable here: ${(err as Error).message}; TF.js is slower`);
+  }
+
+  const { info } = resolved;
+  const open = async (file: string): Promise<OpenedEngine> => {
+    const engine = await OnnxEngine.create(file, { threads: options.threads });
+    notice(`Runtime: ${engine.name} (ONNX graph ${file}).`);
+    return { engine, runtime: 'onnx', graphFile: file };
+  };
+  const cached = await findOnnxGraph(info.fingerprint, options.weightsDir);
+  if (cached) {
+    try {
+      return await open(cached);
+    } catch {
+      await removeOnnxGraph(info.fingerprint, options.weightsDir);
+      notice(`The cached ONNX graph ${cached} could not be loaded; exporting it again.`);
+    }
+  }
+  await selectBackend({ backend: options.backend ?? 'auto' });
+  const backbone = await buildBackbone(resolved, { onNotice: options.onNotice });
+  let file: string;
+  try {
+    ({ file } = await storeOnnxGraph(backbone.model, info, options.weightsDir));
+  } catch (err) {
+    if (!(err instanceof OnnxExportError)) {
+      backbone.model.dispose();
+      throw err;
+    }
+    if (wanted === 'onnx') {
+      backbone.model.dispose();
+      throw err;
+    }
+    const layers = err.layers.slice(0, 3).map((l) => `${l.name} (${l.className}: ${l.reason})`).join(', ');
+    return tfjs(backbone.model, `the model has layers ONNX export does not support: ${layers}; TF.js is slower`);
+  }
+  try {
+    const opened = await open(file);
+    backbone.model.dispose();
+    return opened;
+  } catch (err) {
+    if (wanted === 'onnx') {
+      backbone.model.dispose();
+      throw err;
+    }
+    return tfjs(backbone.model, `ONNX Runtime could not run the exported graph (${(err as Error).message}); TF.js is slower`);
+  }
+}

@@ -1,0 +1,602 @@
+/**
+ * `finetune()`: transfer learning by fine-tuning, the larger-data path of ftk.
+ *
+ * The practice, as Keras' transfer-learning guide and fastai do it:
+ * 1. truncate the pretrained network's classifier and put a new head for the user's classes
+ *    (global pooling -> dropout -> dense softmax);
+ * 2. phase 1 ('head'): train the head with the whole base frozen, at `lr`;
+ * 3. phase 2 ('finetune'): unfreeze the layers above `freeze` (the first layers, which hold
+ *    universal edges and curves, stay frozen) and train them with the head at lr / 10;
+ * 4. augment training images (flip, rotation, translation, zoom), early-stop each phase on the
+ *    validation loss and keep the best weights; optionally cross-validate.
+ * `weights: 'none'` (or `model: 'smallcnn'`) trains from scratch in one phase: the baseline.
+ *
+ * Fast on a CPU by design (tfjs' wasm backend runs one thread in Node):
+ * - frozen-prefix caching: the frozen layers' output for every training image and each of a bank
+ *   of `views` augmented views of it (and for every validation image) is computed once, stored in
+ *   the feature cache, and only the trainable suffix runs forward and backward per step;
+ * - frozen BatchNormalization runs in inference mode (tfjs would use batch statistics: see graph.ts);
+ * - a batch that does not fit the memory budget runs as micro-batches whose gradients are summed
+ *   (BN in inference mode makes that the same step);
+ * - on wasm, the missing convolution gradient kernels are registered (src/runtime/wasm_gradients.ts).
+ *
+ * Checkpoints: after every epoch, atomically (checkpoint.ts); `resume: true` continues a killed run.
+ *
+ * @example
+ * const result = await finetune('photos/', { model: 'mobilenet', alpha: 0.25, weights: 'mobilenet_2_5_224_tf_no_top.h5', out: 'cats-model' });
+ * result.meta.metrics.valAccuracy;   // best validation accuracy
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { augmentSpecString, isIdentityAugment } from '../data/augment.js';
+import { findDataset, type Dataset } from '../data/dataset.js';
+import { sha256File } from '../data/hash.js';
+import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
+import { DatasetError, FtkError, OptionsError } from '../errors.js';
+import { FeatureCache } from '../extract/cache.js';
+import { selectBackend } from '../runtime/backend.js';
+import { packageInfo } from '../runtime/package_info.js';
+import { cacheDbPath } from '../runtime/paths.js';
+import { registerWasmTrainingKernels } from '../runtime/wasm_gradients.js';
+import { checkpointPath, readCheckpoint, writeCheckpoint, type NamedArray } from './checkpoint.js';
+import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSource, type ImageSettings, type PrefixEngine, type PreparedImage, type ViewId } from './data.js';
+import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
+import type { LayerGraph } from './graph.js';
+import { buildFinetuneModel, resolveFinetuneBackbone, type FinetuneModel } from './model.js';
+import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
+import { initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
+
+export interface FinetuneStats {
+  /** Wall time of the whole call. */
+  seconds: number;
+  /** Time spent computing the frozen prefix's outputs (decode + augment + inference). */
+  prefixSeconds: number;
+  /** (image, view) rows computed by the prefix in this run (the rest came from the cache). */
+  prefixComputed: number;
+  /** Training throughput: images through forward + backward of the trainable part per second. */
+  trainImagesPerSecond: number;
+  backend: string;
+  /** Images per micro-batch in phase 2 (or scratch). */
+  microBatch: number;
+  /** 'bank' (frozen prefix cached), 'per-step' (prefix run every step) or 'none' (nothing frozen). */
+  prefixMode: 'bank' | 'per-step' | 'none';
+  /** What ran the once-per-view pass ('tfjs' or the ONNX Runtime engine's name). */
+  prefixRuntime: string;
+  /** Epoch of the checkpoint the run resumed from (stage:epoch), if any. */
+  resumedFrom?: string;
+}
+
+export interface FinetuneResult {
+  out: string;
+  files: { model: string; weights: string; meta: string };
+  meta: FinetunedModelMeta;
+  stats: FinetuneStats;
+}
+
+interface CheckpointState {
+  loop: LoopState;
+  skipped: { file: string; reason: string }[];
+  /** maxEpochs of every stage (refit stages get theirs from the folds). */
+  refitEpochs: number[];
+  /** Names of the optimizer's weights, in order (`opt/<i>` arrays). */
+  optNames: string[];
+}
+
+function floatsOf(t: tf.SymbolicTensor): number {
+  return t.shape.slice(1).reduce((a: number, b) => a * (b as number), 1);
+}
+
+/** Per-image floats: the sum (a gradient run keeps every activation) and the largest node (inference). */
+function activationFloats(graph: LayerGraph, start: readonly tf.SymbolicTensor[], end: tf.SymbolicTensor): { sum: number; peak: number } {
+  const plan = graph.plan(
+    start.map((s) => s.id),
+    [end],
+  );
+  let sum = start.reduce((n, s) => n + floatsOf(s), 0);
+  let peak = sum;
+  for (const node of plan) {
+    const out = node.outputs.reduce((n, o) => n + floatsOf(o), 0);
+    const inp = node.inputs.reduce((n, i) => n + floatsOf(i), 0);
+    sum += out;
+    peak = Math.max(peak, out + inp);
+  }
+  return { sum, peak };
+}
+
+async function prepareOut(r: ResolvedFinetuneOptions): Promise<void> {
+  const ckpt = checkpointPath(r.out);
+  const finished = existsSync(path.join(r.out, META_JSON));
+  if (r.resume) {
+    if (!existsSync(ckpt) && finished) {
+      throw new FtkError(`${r.out} holds a finished model and no checkpoint: there is nothing to resume.`, {
+        code: 'RUN_FINISHED',
+        suggestion: 'Use the model as it is (`ftk predict`), or pass --overwrite (without --resume) to train again.',
+      });
+    }
+    return;
+  }
+  if (r.overwrite) {
+    await fsp.rm(ckpt, { force: true });
+    return;
+  }
+  if (existsSync(ckpt)) {
+    throw new FtkError(`${r.out} holds the checkpoint of an unfinished run.`, {
+      code: 'RUN_UNFINISHED',
+      suggestion: 'Pass --resume to continue it, or --overwrite to start over (the checkpoint is then deleted).',
+    });
+  }
+  if (finished) {
+    throw new FtkError(`${r.out} already holds a fine-tuned model (${META_JSON}).`, {
+      code: 'MODEL_EXISTS',
+      suggestion: 'Choose another --out, or pass --overwrite to replace it.',
+    });
+  }
+}
+
+/** Content hashes of the dataset's files (bounded concurrency); unreadable files are skipped. */
+async function hashImages(dataset: Dataset, skip: (file: string, reason: string) => void): Promise<PreparedImage[]> {
+  const out: (PreparedImage | undefined)[] = new Array(dataset.entries.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(16, dataset.entries.length) }, async () => {
+      while (next < dataset.entries.length) {
+        const i = next++;
+        const e = dataset.entries[i];
+        try {
+          out[i] = { path: e.path, file: e.file, hash: await sha256File(e.path), label: e.label };
+        } catch (err) {
+          skip(e.file, `unreadable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+      }
+    }),
+  );
+  return out.filter((x): x is PreparedImage => x !== undefined);
+}
+
+function datasetKey(images: readonly PreparedImage[], classes: readonly string[]): string {
+  const h = createHash('sha256').update(JSON.stringify(classes));
+  for (const img of images) h.update(`${img.file}\0${img.hash}\0${img.label}\n`);
+  return h.digest('hex');
+}
+
+function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): NamedArray[] {
+  const arrays: NamedArray[] = [];
+  for (const [name, weights] of snapshotWeights(mutable)) weights.forEach((w, i) => arrays.push({ name: `w/${name}/${i}`, shape: w.shape, values: w.values }));
+  if (best) for (const [name, weights] of best) weights.forEach((w, i) => arrays.push({ name: `best/${name}/${i}`, shape: w.shape, values: w.values }));
+  return [...arrays, ...optimizerWeights];
+}
+
+function snapshotFromArrays(arrays: Map<string, NamedArray>, prefix: string): WeightSnapshot {
+  const snap: WeightSnapshot = new Map();
+  for (const [name, a] of arrays) {
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    const layer = rest.slice(0, rest.lastIndexOf('/'));
+    const index = Number(rest.slice(rest.lastIndexOf('/') + 1));
+    const list = snap.get(layer) ?? [];
+    list[index] = { shape: a.shape, values: a.values };
+    snap.set(layer, list);
+  }
+  return snap;
+}
+
+/**
+ * Fine-tunes a pretrained ConvNet (or trains one from scratch) on a dataset folder / manifest and
+ * writes the model folder `options.out`. See the module notes and `FinetuneOptions` for defaults.
+ *
+ * Errors: OptionsError (bad option, `--freeze` naming a missing layer, a batch larger than the
+ * training set), DatasetError (one class, a class without usable images), FtkError
+ * CHECKPOINT_CORRUPT / CHECKPOINT_MISSING / RUN_UNFINISHED / MODEL_EXISTS; nothing in `out` is
+ * deleted on an error.
+ */
+export async function finetune(source: string | Dataset, options: FinetuneOptions): Promise<FinetuneResult> {
+  const started = performance.now();
+  const r = resolveFinetuneOptions(options);
+  const notice = options.onNotice ?? (() => undefined);
+  await prepareOut(r);
+  const backend = await selectBackend({ backend: r.backend, onNotice: notice });
+  if (backend.name === 'wasm') registerWasmTrainingKernels();
+
+  // Dataset: classes, hashes.
+  const dataset = typeof source === 'string' ? await findDataset(source) : source;
+  if (dataset.classes.length < 2) {
+    throw new DatasetError(`Fine-tuning needs at least 2 classes; ${dataset.root} has ${dataset.classes.length} (${dataset.classes.join(', ') || 'none'}).`, {
+      code: 'DATASET_ONE_CLASS',
+      suggestion: 'Add a folder per class (e.g. data/cats, data/dogs), or a manifest with at least two labels.',
+    });
+  }
+  const skipped: { file: string; reason: string }[] = [];
+  const skip = (file: string, reason: string) => {
+    skipped.push({ file, reason });
+    notice(`skipped ${file}: ${reason}`);
+  };
+  let resumed: Awaited<ReturnType<typeof readCheckpoint<CheckpointState>>> | undefined;
+  if (r.resume) resumed = await readCheckpoint<CheckpointState>(checkpointPath(r.out));
+  let images = await hashImages(dataset, skip);
+
+  // Model.
+  const resolved = await resolveFinetuneBackbone(r, notice);
+  const fm = await buildFinetuneModel(r, dataset.classes.length, resolved, notice);
+  const cacheFile = r.cache === false ? undefined : typeof r.cache === 'string' ? r.cache : cacheDbPath();
+  const cache = cacheFile ? new FeatureCache(cacheFile) : undefined;
+  try {
+    return await run();
+  } finally {
+    cache?.close();
+    fm.model.dispose();
+  }
+
+  async function run(): Promise<FinetuneResult> {
+    const settings: ImageSettings = { inputSize: fm.inputSize, crop: fm.crop, preprocessing: fm.preprocessing, maxInputPixels: r.maxInputPixels };
+    const frozenSet = new Set(fm.baseLayers.slice(0, fm.freeze.frozenLayers));
+    const headOnly = fm.freeze.frozenLayers >= fm.freeze.totalLayers;
+    const boundary = r.scratch || frozenSet.size === 0 ? [fm.input] : fm.graph.boundary(frozenSet);
+    const augmentKey = augmentSpecString(r.augment);
+    const producer = fm.backbone?.fingerprint ?? `smallcnn/${r.seed}/${fm.inputSize}`;
+    const pooledBank = !r.scratch && r.headEpochs > 0 ? new ViewBank('pooled', [fm.pooled], producer, augmentKey, r.seed) : undefined;
+    const boundaryIsInput = boundary.length === 1 && boundary[0] === fm.input;
+
+    // Decodability: images whose pooled 'none' row is cached decoded before; the rest are decoded
+    // now (and kept in memory for the prefix pass, within the budget).
+    const pixelBudget = r.memoryBudgetMB * 4 * 2 ** 20;
+    if (resumed) {
+      const known = new Set(resumed.header.state.skipped.map((s) => s.file));
+      for (const s of resumed.header.state.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
+      images = images.filter((img) => !known.has(img.file));
+    }
+    let pixels = new PixelCache(images, settings, pixelBudget);
+    {
+      const probe = pooledBank ? images.map((img, i) => (cache?.get(pooledBank.fingerprint('none'), img.hash) ? -1 : i)).filter((i) => i >= 0) : images.map((_, i) => i);
+      const bad = new Set<number>();
+      const t0 = performance.now();
+      for (let s = 0; s < probe.length; s += 16) {
+        const part = probe.slice(s, s + 16);
+        const got = await pixels.getMany(part);
+        got.forEach((px, k) => {
+          if (px instanceof Error) {
+            bad.add(part[k]);
+            skip(images[part[k]].file, px.reason);
+          }
+        });
+        options.onProgress?.({ phase: 'decode', stage: 'data', done: Math.min(s + 16, probe.length), total: probe.length, imagesPerSecond: Math.min(s + 16, probe.length) / ((performance.now() - t0) / 1000) });
+      }
+      if (bad.size) {
+        const good = images.filter((_, i) => !bad.has(i));
+        const kept = new PixelCache(good, settings, pixelBudget);
+        images = good;
+        pixels = kept; // decoded again on demand (indices changed)
+      }
+    }
+    const labels = Int32Array.from(images.map((img) => img.label));
+    const counts = dataset.classes.map((_, c) => labels.filter((l) => l === c).length);
+    const empty = dataset.classes.filter((_, c) => counts[c] === 0);
+    if (empty.length) {
+      throw new DatasetError(`Class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no usable image.`, {
+        code: 'DATASET_EMPTY_CLASS',
+        suggestion: 'Add readable images to every class folder (see the skipped files above).',
+      });
+    }
+    const key = datasetKey(images, dataset.classes);
+
+    // Split.
+    const all = Int32Array.from(images.map((_, i) => i));
+    const units: { fold?: number; refit: boolean; train: Int32Array; val: Int32Array }[] = [];
+    if (r.folds) {
+      const folds = stratifiedKFold(labels, r.folds, { shuffle: true, seed: r.seed, onWarning: notice });
+      for (let f = 0; f < r.folds; f++) {
+        const { train, test } = foldSplit(folds, f);
+        units.push({ fold: f, refit: false, train, val: test });
+      }
+      units.push({ refit: true, train: all, val: new Int32Array(0) });
+    } else if (r.val > 0) {
+      const { train, test } = stratifiedTrainTestSplit(labels, r.val, { seed: r.seed });
+      units.push({ refit: false, train, val: test });
+    } else {
+      units.push({ refit: false, train: all, val: new Int32Array(0) });
+    }
+    const smallestTrain = Math.min(...units.map((u) => u.train.length));
+    if (r.batchSize > smallestTrain) {
+      throw new OptionsError(`The batch size ${r.batchSize} is larger than the ${smallestTrain} training images${r.folds ? ' of the smallest fold' : ''}.`, {
+        code: 'BATCH_TOO_LARGE',
+        suggestion: `Use --batch ${Math.max(1, 2 ** Math.floor(Math.log2(smallestTrain)))} or smaller, or add images.`,
+      });
+    }
+
+    // Stages.
+    const stages: Stage[] = [];
+    const fold = (u: (typeof units)[number], name: string) => (u.refit ? `refit ${name}` : u.fold !== undefined ? `fold ${u.fold + 1}/${r.folds} ${name}` : name);
+    for (const u of units) {
+      const epochs = (n: number) => (u.refit ? 0 : n);
+      if (r.scratch) {
+        stages.push({ label: fold(u, 'scratch'), phase: 'scratch', fold: u.fold, refit: u.refit, lr: r.lr, maxEpochs: epochs(r.epochs), train: u.train, val: u.val, resetBefore: true });
+        continue;
+      }
+      if (r.headEpochs > 0) stages.push({ label: fold(u, 'head'), phase: 'head', fold: u.fold, refit: u.refit, lr: r.lr, maxEpochs: epochs(r.headEpochs), train: u.train, val: u.val, resetBefore: true });
+      if (!headOnly) {
+        stages.push({ label: fold(u, 'finetune'), phase: 'finetune', fold: u.fold, refit: u.refit, lr: r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, maxEpochs: epochs(r.epochs), train: u.train, val: u.val, resetBefore: r.headEpochs === 0 });
+      }
+    }
+    if (stages.length === 0) throw new OptionsError('Nothing to train: headEpochs is 0 and freeze is "all".', { suggestion: 'Set --head-epochs >= 1 or unfreeze some layers.' });
+
+    // Memory: micro-batches and inference batches from the activation sizes.
+    const budget = r.memoryBudgetMB * 2 ** 20;
+    const phase2Start = r.scratch ? [fm.input] : boundary;
+    const trainAct = activationFloats(fm.graph, phase2Start, fm.probabilities);
+    const microBatch = Math.max(1, Math.min(r.batchSize, Math.floor(budget / (trainAct.sum * 3 * 4))));
+    const inferAct = activationFloats(fm.graph, [fm.input], fm.probabilities);
+    const inferBatch = Math.max(1, Math.min(64, Math.floor(budget / (inferAct.peak * 2 * 4))));
+    if (microBatch < r.batchSize) {
+      notice(`batch ${r.batchSize} runs as micro-batches of ${microBatch} images (memory budget ${r.memoryBudgetMB} MB); their gradients are summed into one step.`);
+    }
+
+    // Banks: the frozen prefix's outputs per (image, view).
+    const trainImagesAll = new Set(units.flatMap((u) => Array.from(u.train)));
+    const valImagesAll = new Set(units.flatMap((u) => Array.from(u.val)));
+    const viewsPerImage = isIdentityAugment(r.augment) ? 1 : r.views;
+    const bankRows = trainImagesAll.size * viewsPerImage + valImagesAll.size;
+    const boundaryFloats = boundary.reduce((n, b) => n + floatsOf(b), 0);
+    let prefixMode: FinetuneStats['prefixMode'] = r.scratch || boundaryIsInput || headOnly ? 'none' : 'bank';
+    if (prefixMode === 'bank' && (!r.prefixCache || bankRows * boundaryFloats * 4 > budget * 8)) {
+      prefixMode = 'per-step';
+      if (r.prefixCache) notice(`The frozen layers' outputs for ${bankRows} image views would take ${Math.round((bankRows * boundaryFloats * 4) / 2 ** 20)} MB (> ${r.memoryBudgetMB * 8} MB): running the frozen layers at every step instead.`);
+    }
+    const boundaryBank = prefixMode === 'bank' ? new ViewBank('boundary', boundary, producer, augmentKey, r.seed) : undefined;
+    // The once-per-view pass on ONNX Runtime (all cores) when its first output is one tensor.
+    const engineTarget = boundaryBank ? (boundary.length === 1 ? boundary[0] : undefined) : pooledBank?.outputs[0];
+    let prefixRuntime = 'tfjs';
+    const openEngine = async (): Promise<PrefixEngine | undefined> => {
+      if (r.runtime === 'tfjs' || !engineTarget) {
+        if (r.runtime === 'onnx') throw new OptionsError('--runtime onnx: the frozen layers end in several tensors (a cut inside a residual block); ONNX Runtime runs single-output graphs only.', { suggestion: 'Freeze at a block boundary (a block count), or use --runtime auto.' });
+        return undefined;
+      }
+      try {
+        const { exportOnnx } = await import('../runtime/onnx_export.js');
+        const { OnnxEngine } = await import('../runtime/onnx_engine.js');
+        const sub = tf.model({ inputs: fm.model.inputs, outputs: engineTarget });
+        const engine = await OnnxEngine.create(exportOnnx(sub).bytes);
+        prefixRuntime = engine.name;
+        notice(`Frozen layers run on ${engine.name}.`);
+        return { name: engine.name, output: engineTarget, run: (batch, count, size) => engine.run(batch, count, size, size), dispose: () => engine.dispose() };
+      } catch (err) {
+        if (r.runtime === 'onnx') throw err;
+        notice(`Frozen layers run on TF.js (ONNX Runtime not used: ${(err as Error).message.split('\n')[0]}).`);
+        return undefined;
+      }
+    };
+    const banks = [pooledBank, boundaryBank].filter((b): b is ViewBank => b !== undefined);
+    let currentViews: ViewId[] = [];
+    let prefixSeconds = 0;
+    let prefixComputed = 0;
+    const viewsFor = (epoch: number): ViewId[] => {
+      if (viewsPerImage === 1 && isIdentityAugment(r.augment)) return ['none'];
+      const generation = r.viewsRefresh > 0 ? Math.floor(epoch / r.viewsRefresh) : 0;
+      return Array.from({ length: viewsPerImage }, (_, v) => generation * viewsPerImage + v);
+    };
+    const ensureBanks = async (stage: Stage, epoch: number) => {
+      const needs = stage.phase === 'head' ? (pooledBank ? [pooledBank] : []) : boundaryBank ? [boundaryBank] : [];
+      const views = viewsFor(epoch);
+      const sameViews = views.length === currentViews.length && views.every((v, i) => v === currentViews[i]);
+      if (needs.length === 0 || (sameViews && needs.every((b) => b.size > 0))) return;
+      currentViews = views;
+      const t0 = performance.now();
+      // Fill every bank in one pass over the images (they share the prefix computation).
+      const work = [
+        ...[...trainImagesAll].map((image) => ({ image, views: [...views, ...(valImagesAll.has(image) ? (['none'] as ViewId[]) : [])] })),
+        ...[...valImagesAll].filter((i) => !trainImagesAll.has(i)).map((image) => ({ image, views: ['none'] as ViewId[] })),
+      ];
+      for (const b of banks) b.retainViews([...views, 'none']);
+      prefixComputed += await fillBanks(
+        {
+          graph: fm.graph,
+          input: fm.input,
+          images,
+          pixels,
+          settings,
+          augment: r.augment,
+          seed: r.seed,
+          cache,
+          batchSize: inferBatch,
+          engine: openEngine,
+          onProgress: (done, total, ips) => options.onProgress?.({ phase: 'prefix', stage: stage.label, done, total, imagesPerSecond: ips }),
+        },
+        banks,
+        work,
+      );
+      prefixSeconds += (performance.now() - t0) / 1000;
+      // The pixels are needed again only when something runs from the input at every step.
+      if (prefixMode === 'bank' || headOnly) pixels.retainOnly([]);
+    };
+
+    const pixelCtx = { graph: fm.graph, input: fm.input, images, pixels, settings, augment: r.augment };
+    const sources = new Map<string, { train: FeedSource; val: FeedSource }>();
+    const sourcesFor = (stage: Stage) => {
+      const kind = stage.phase === 'head' ? 'head' : 'body';
+      let s = sources.get(kind);
+      if (!s) {
+        if (stage.phase === 'head') {
+          const src = new BankSource(pooledBank!, () => currentViews);
+          s = { train: src, val: src };
+        } else if (boundaryBank) {
+          const src = new BankSource(boundaryBank, () => currentViews);
+          s = { train: src, val: src };
+        } else {
+          const src = new PixelSource(pixelCtx, phase2Start);
+          s = { train: src, val: src };
+        }
+        sources.set(kind, s);
+      }
+      return s;
+    };
+    const mutable = r.scratch ? fm.model.layers : [...fm.baseLayers.slice(fm.freeze.frozenLayers), ...fm.headLayers];
+    const initial = snapshotWeights(mutable);
+    const config = { ...trainingConfig(r), prefixMode };
+
+    // Resume.
+    let state = initialLoopState();
+    let restoredOptimizer: RestoredOptimizer | undefined;
+    let restoredBest: WeightSnapshot | undefined;
+    let resumedFrom: string | undefined;
+    if (resumed) {
+      const diff = Object.keys({ ...config, ...resumed.header.config }).filter((k) => JSON.stringify((config as Record<string, unknown>)[k]) !== JSON.stringify(resumed!.header.config[k]));
+      if (diff.length) {
+        throw new OptionsError(`--resume: the options differ from the interrupted run's: ${diff.map((k) => `${k}=${JSON.stringify((config as Record<string, unknown>)[k])} (checkpoint: ${JSON.stringify(resumed!.header.config[k])})`).join(', ')}.`, {
+          code: 'RESUME_OPTIONS_DIFFER',
+          suggestion: 'Resume with the same options as the interrupted run, or pass --overwrite to start over.',
+        });
+      }
+      if (resumed.header.datasetKey !== key) {
+        throw new DatasetError(`--resume: the dataset changed since the checkpoint (files added, removed, edited or relabelled).`, {
+          code: 'RESUME_DATASET_CHANGED',
+          suggestion: 'Restore the dataset as it was, or pass --overwrite to start over on the new data.',
+        });
+      }
+      state = resumed.header.state.loop;
+      for (const [i, n] of resumed.header.state.refitEpochs.entries()) if (stages[i]) stages[i].maxEpochs = n;
+      restoreWeightsFromArrays(mutable, resumed.arrays);
+      const opt = [...resumed.arrays.entries()].filter(([n]) => n.startsWith('opt/')).sort((a, b) => Number(a[0].split('/')[1]) - Number(b[0].split('/')[1]));
+      const optNames = resumed.header.state.optNames ?? [];
+      if (opt.length) restoredOptimizer = { stage: state.stage, weights: opt.map(([name, a]) => ({ name: optNames[Number(name.split('/')[1])] ?? name, tensor: tf.tensor(a.values, a.shape) })) };
+      if (state.hasBest) restoredBest = snapshotFromArrays(resumed.arrays, 'best/');
+      const s = stages[state.stage];
+      resumedFrom = s ? `${s.label}, epoch ${state.epochsDone}` : 'the end';
+      notice(`Resuming from the checkpoint: ${resumedFrom} done (${state.history.length} epochs in the history).`);
+    }
+
+    notice(
+      r.scratch
+        ? `Training ${r.model} from scratch: ${stages.length} stage(s), ${units[0].train.length} training / ${units[0].val.length} validation images.`
+        : `Fine-tuning ${r.model}: frozen ${fm.freeze.description}; ${prefixMode === 'bank' ? `frozen layers run once per view (${viewsPerImage} view${viewsPerImage > 1 ? 's' : ''} per training image), cached` : prefixMode === 'per-step' ? 'frozen layers run at every step' : 'nothing frozen'}; ${units[0].train.length} training / ${units[0].val.length} validation images.`,
+    );
+
+    await runStages(
+      {
+        fm,
+        labels,
+        classes: dataset.classes.length,
+        mutable,
+        initial,
+        seed: r.seed,
+        patience: r.patience,
+        batchSize: r.batchSize,
+        trainableFor: (stage) => (stage.phase === 'head' ? fm.headLayers : stage.phase === 'scratch' ? fm.model.layers : mutable as tf.layers.Layer[]),
+        sourcesFor,
+        microBatch: (stage) => (stage.phase === 'head' ? r.batchSize : microBatch),
+        evalBatch: (stage) => (stage.phase === 'head' ? 256 : inferBatch),
+        beforeEpoch: ensureBanks,
+        checkpoint: async (loop, optimizer, best) => {
+          const optArrays: NamedArray[] = [];
+          const optNames: string[] = [];
+          if (optimizer) {
+            for (const [i, w] of (await optimizer.getWeights()).entries()) {
+              optArrays.push({ name: `opt/${i}`, shape: [...w.tensor.shape], values: Float32Array.from(await w.tensor.data()) });
+              optNames.push(w.name);
+            }
+          }
+          await fsp.mkdir(r.out, { recursive: true });
+          await writeCheckpoint(
+            checkpointPath(r.out),
+            {
+              formatVersion: 1,
+              config,
+              datasetKey: key,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames } satisfies CheckpointState,
+              createdAt: new Date().toISOString(),
+            },
+            checkpointArrays(mutable, best, optArrays),
+          );
+        },
+        onProgress: options.onProgress,
+        onEpoch: options.onEpoch,
+      },
+      stages,
+      state,
+      restoredOptimizer,
+      restoredBest,
+    );
+    if (restoredOptimizer) tf.dispose(restoredOptimizer.weights.map((w) => w.tensor));
+
+    // Save.
+    for (const layer of fm.model.layers) layer.trainable = true;
+    const last = state.history[state.history.length - 1];
+    const finalStage = stages[stages.length - 1];
+    const cv = r.folds
+      ? (() => {
+          const accuracies = state.folds.map((f) => f.accuracy);
+          const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+          const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / accuracies.length);
+          return { folds: r.folds, accuracies, meanAccuracy: mean, stdAccuracy: std, bestEpochs: { head: state.folds.map((f) => f.bestEpochs.head), finetune: state.folds.map((f) => f.bestEpochs[r.scratch ? 'scratch' : 'finetune']) } };
+        })()
+      : undefined;
+    const meta: FinetunedModelMeta = {
+      format: FINETUNED_FORMAT,
+      formatVersion: FINETUNED_FORMAT_VERSION,
+      kind: 'finetuned',
+      classes: dataset.classes,
+      preprocessing: { mode: fm.preprocessing, inputSize: fm.inputSize, crop: fm.crop },
+      architecture: r.model,
+      alpha: r.alpha,
+      backbone: fm.backbone,
+      weights: r.weights,
+      head: { pooling: r.model === 'smallcnn' ? 'flatten' : r.pooling, dropout: r.model === 'smallcnn' ? 0.5 : r.dropout },
+      freeze: { spec: r.freeze, description: fm.freeze.description, frozenLayers: fm.freeze.frozenLayers, lastFrozen: fm.freeze.lastFrozen, totalLayers: fm.freeze.totalLayers },
+      training: { ...config, augment: augmentKey, lrPhase2: r.scratch ? undefined : r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, microBatch, backend: backend.name },
+      history: state.history,
+      metrics: {
+        valAccuracy: finalStage.val.length ? (state.bestValAccuracy ?? last?.valAccuracy) : undefined,
+        valLoss: finalStage.val.length ? (state.bestValLoss ?? last?.valLoss) : undefined,
+        cv,
+        trainImages: finalStage.train.length,
+        valImages: finalStage.val.length,
+        trainImagesPerSecond: state.trainSeconds > 0 ? state.trainImages / state.trainSeconds : 0,
+        seconds: (performance.now() - started) / 1000,
+      },
+      dataset: {
+        root: path.resolve(dataset.root),
+        images: images.length,
+        classCounts: counts,
+        skipped,
+        valFiles: !r.folds && finalStage.val.length ? Array.from(finalStage.val, (i) => images[i].file) : undefined,
+      },
+      backend: backend.name,
+      ftkVersion: packageInfo().version,
+      createdAt: new Date().toISOString(),
+      files: { model: MODEL_JSON, weights: WEIGHTS_BIN },
+    };
+    const files = await saveFinetunedModel(r.out, fm.model, meta);
+    await fsp.rm(checkpointPath(r.out), { force: true });
+    return {
+      out: r.out,
+      files,
+      meta,
+      stats: {
+        seconds: meta.metrics.seconds,
+        prefixSeconds,
+        prefixComputed,
+        trainImagesPerSecond: meta.metrics.trainImagesPerSecond,
+        backend: backend.name,
+        microBatch,
+        prefixMode,
+        prefixRuntime,
+        resumedFrom,
+      },
+    };
+  }
+}
+
+function restoreWeightsFromArrays(layers: readonly tf.layers.Layer[], arrays: Map<string, NamedArray>): void {
+  for (const layer of layers) {
+    if (layer.weights.length === 0) continue;
+    const values = layer.weights.map((_, i) => arrays.get(`w/${layer.name}/${i}`));
+    if (values.some((v) => !v)) {
+      throw new FtkError(`The checkpoint has no weights for layer ${layer.name}.`, {
+        code: 'CHECKPOINT_CORRUPT',
+        suggestion: 'It was written by another model or ftk version: run again with --overwrite to start over.',
+      });
+    }
+    const tensors = values.map((v) => tf.tensor(v!.values, v!.shape));
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * Options of `finetune()` / `ftk finetune`, their defaults (each in exactly one place:
+ * `FINETUNE_DEFAULTS`) and the validation table checked before anything runs.
+ */
+import { parseAugmentSpec, resolveAugment, type AugmentOptions, type ResolvedAugment } from '../data/augment.js';
+import { OptionsError } from '../errors.js';
+import { getModelSpec } from '../models/registry.js';
+import type { BackendName } from '../runtime/backend.js';
+import type { FreezeSpec } from './freeze.js';
+
+export interface FinetuneProgress {
+  /** 'decode' | 'prefix' (frozen layers run once per view) | 'train' | 'validate'. */
+  phase: 'decode' | 'prefix' | 'train' | 'validate';
+  /** Stage label, e.g. 'head', 'finetune', 'scratch', 'fold 2/5 head', 'refit finetune'. */
+  stage: string;
+  /** 1-based epoch within the stage (train/validate). */
+  epoch?: number;
+  epochs?: number;
+  done: number;
+  total: number;
+  /** Images per second in this phase. */
+  imagesPerSecond: number;
+  /** Mean training loss so far in the epoch. */
+  loss?: number;
+}
+
+/** One row of the training history (one epoch of one stage). */
+export interface EpochRecord {
+  stage: string;
+  /** 'head' (phase 1), 'finetune' (phase 2) or 'scratch'. */
+  phase: 'head' | 'finetune' | 'scratch';
+  /** Fold index in cross-validation; undefined for a hold-out or the final refit. */
+  fold?: number;
+  /** 1-based. */
+  epoch: number;
+  lr: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Wall time of the epoch (training + validation), seconds. */
+  seconds: number;
+  /** Training images per second (forward + backward of the trainable part). */
+  imagesPerSecond: number;
+}
+
+export interface FinetuneOptions {
+  /** Where the model folder goes (model.json, weights.bin, ftk.json, checkpoint.ftkc). Required. */
+  out: string;
+  /** A zoo architecture (mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3) or 'smallcnn'. Default 'mobilenet_v2'. */
+  model?: string;
+  /** Width multiplier of the MobileNets. Default 1.0. */
+  alpha?: number;
+  /**
+   * 'imagenet' (Keras' file, downloaded once), a Keras .h5 / TF.js model.json path, or 'none' to
+   * train the same architecture from scratch (seeded Glorot init, scratch learning rate, one phase).
+   * 'random' fine-tunes a seeded random base as if it were pretrained (two phases; for tests and
+   * speed benchmarks). Default 'imagenet'; 'none' for smallcnn (which has no pretrained weights).
+   */
+  weights?: string;
+  /** Square input size. Default: the model's (224; 299 InceptionV3; 150 smallcnn). */
+  inputSize?: number;
+  /** 'squash' (Keras' default) or 'center' crop before resizing. Default 'squash'. */
+  crop?: 'squash' | 'center';
+  /**
+   * Layers frozen in phase 2: a layer name, a block count, a fraction in (0, 1), 'all' (head only)
+   * or 'none' (see freeze.ts). Default: `DEFAULT_FREEZE[model]` (MobileNet: 11, the stem and
+   * blocks 1-11, so blocks 12-13 train; others: the last two blocks train).
+   */
+  freeze?: FreezeSpec;
+  /**
+   * Learning rate (Adam) of phase 1 (the head, base frozen) and of from-scratch training. Phase 2
+   * (fine-tuning the unfrozen layers) uses lr / 10, the practice's "about 10x smaller". Default 1e-3.
+   */
+  lr?: number;
+  /** Largest number of epochs of phase 2 and of from-scratch training (early stopping may end sooner). Default 10. */
+  epochs?: number;
+  /** Largest number of epochs of phase 1 (the head). Default 10. */
+  headEpochs?: number;
+  /** Images per optimizer step. Default 32. Split into micro-batches when it would not fit the backend's memory (same gradient). */
+  batchSize?: number;
+  /**
+   * Augmentation of training images: a spec ('flip,rotate=0.05,translate=0.1,zoom=0.1', 'none')
+   * or options (src/data/augment.ts). Default 'flip,rotate=0.05,translate=0.1,zoom=0.1'.
+   */
+  augment?: string | AugmentOptions;
+  /**
+   * Augmented views per training image in the bank whose frozen-layer outputs are computed once
+   * and cached (each epoch draws one view per image). Default 4 (1 without augmentation).
+   */
+  views?: number;
+  /** Draw a new bank of views every this many epochs (0: one bank for the whole run). Default 0. */
+  viewsRefresh?: number;
+  /** Validation fraction of a stratified hold-out split (0: none, no early stopping). Default 0.2. Exclusive with `folds`. */
+  val?: number;
+  /** Stratified k-fold cross-validation, then a refit on all images with the mean best epochs. Default: none. */
+  folds?: number;
+  /** Seed of the split, head init, shuffles, augmentation and dropout. Default 0. */
+  seed?: number;
+  /** Early stopping: epochs without a lower validation loss before a stage stops (best weights restored). Default 3. */
+  patience?: number;
+  /** Dropout rate of the head. Default 0.2 (Keras' transfer-learning guide). */
+  dropout?: number;
+  /** Global pooling of the head. Default 'avg'. */
+  pooling?: 'avg' | 'max';
+  /** tfjs backend (training always runs on TF.js). Default 'auto'. */
+  backend?: BackendName | 'auto';
+  /**
+   * Runtime of the frozen layers' once-per-view pass: 'onnx' (ONNX Runtime, all cores; an error if
+   * the prefix does not export), 'tfjs', or 'auto' (ONNX when the prefix ends in one tensor and
+   * exports, else TF.js, said once). Default 'auto'.
+   */
+  runtime?: 'auto' | 'onnx' | 'tfjs';
+  /** Feature cache for the frozen prefix's outputs (true: `<FTK_HOME>/cache/features.sqlite`, a path, or false). Default true. */
+  cache?: boolean | string;
+  /**
+   * Run the frozen prefix once per view and train from its stored output (true), or run it (in
+   * inference mode) at every step (false). Default true; a bank larger than `memoryBudgetMB * 8`
+   * falls back to per-step, said once.
+   */
+  prefixCache?: boolean;
+  /** Continue from `<out>/checkpoint.ftkc` (same dataset and options). Default false. */
+  resume?: boolean;
+  /** Replace a finished model or an unfinished run in `out`. Default false. */
+  overwrite?: boolean;
+  /** Memory (MB) the activations of one micro-batch may use; sets the micro-batch size. Default 512. */
+  memoryBudgetMB?: number;
+  /** Largest image, in pixels, decoded (larger: skipped as decompression bombs). Default decodeImage's. */
+  maxInputPixels?: number;
+  onProgress?: (progress: FinetuneProgress) => void;
+  /** Called after every epoch with its record. */
+  onEpoch?: (record: EpochRecord) => void;
+  /** Once-off notices: backend, batch size chosen, skipped files, stages. */
+  onNotice?: (message: string) => void;
+}
+
+/** Defaults, in one place. */
+export const FINETUNE_DEFAULTS = Object.freeze({
+  model: 'mobilenet_v2',
+  weights: 'imagenet',
+  crop: 'squash' as const,
+  lr: 1e-3,
+  /** Phase 2 learning rate = lr / PHASE2_LR_DIVISOR. */
+  phase2LrDivisor: 10,
+  epochs: 10,
+  headEpochs: 10,
+  batchSize: 32,
+  augment: 'flip,rotate=0.05,translate=0.1,zoom=0.1',
+  views: 4,
+  viewsRefresh: 0,
+  val: 0.2,
+  seed: 0,
+  patience: 3,
+  dropout: 0.2,
+  pooling: 'avg' as const,
+  backend: 'auto' as const,
+  runtime: 'auto' as const,
+  prefixCache: true,
+  memoryBudgetMB: 512,
+});
+
+/** Default `--freeze` per architecture: the last two blocks (and the head) train in phase 2. */
+export const DEFAULT_FREEZE: Readonly<Record<string, FreezeSpec>> = Object.freeze({
+  mobilenet: 11,
+  mobilenet_v2: 14,
+  resnet50: 14,
+  vgg16: 3,
+  vgg19: 3,
+  inception_v3: 9,
+  smallcnn: 'none',
+});
+
+export interface ResolvedFinetuneOptions {
+  out: string;
+  model: string;
+  /** True for 'smallcnn' and weights 'none'. */
+  scratch: boolean;
+  alpha?: number;
+  weights: string;
+  inputSize?: number;
+  crop: 'squash' | 'center';
+  freeze: FreezeSpec;
+  lr: number;
+  epochs: number;
+  headEpochs: number;
+  batchSize: number;
+  augment: ResolvedAugment;
+  views: number;
+  viewsRefresh: number;
+  val: number;
+  folds?: number;
+  seed: number;
+  patience: number;
+  dropout: number;
+  pooling: 'avg' | 'max';
+  backend: BackendName | 'auto';
+  runtime: 'auto' | 'onnx' | 'tfjs';
+  cache: boolean | string;
+  prefixCache: boolean;
+  resume: boolean;
+  overwrite: boolean;
+  memoryBudgetMB: number;
+  maxInputPixels?: number;
+}
+
+function need(ok: boolean, message: string, suggestion?: string): void {
+  if (!ok) throw new OptionsError(message, { code: 'FINETUNE_BAD_OPTION', suggestion });
+}
+
+const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/** Applies defaults and checks every option and cross-option rule; throws OptionsError naming the option. */
+export function resolveFinetuneOptions(options: FinetuneOptions): ResolvedFinetuneOptions {
+  const d = FINETUNE_DEFAULTS;
+  need(typeof options.out === 'string' && options.out.length > 0, 'finetune needs an output folder (out / --out).', 'Pass --out <dir>.');
+  const model = (options.model ?? d.model).toLowerCase();
+  const isSmall = model === 'smallcnn';
+  if (!isSmall) getModelSpec(model); // throws MODEL_UNKNOWN with the allowed names
+  const weights = options.weights ?? (isSmall ? 'none' : d.weights);
+  need(!(isSmall && weights !== 'none'), `smallcnn has no pretrained weights; it trains from scratch. Received weights=${weights}.`, 'Drop --weights, or pass --weights none.');
+  const scratch = isSmall || weights === 'none';
+  if (options.alpha !== undefined) need(!isSmall && Boolean(getModelSpec(model).alphas), `--alpha applies to MobileNet and MobileNetV2 only. Received alpha=${options.alpha} with model=${model}.`);
+  const augment = typeof options.augment === 'string' ? parseAugmentSpec(options.augment) : options.augment ? resolveAugment(options.augment) : parseAugmentSpec(d.augment);
+  const r: ResolvedFinetuneOptions = {
+    out: options.out,
+    model: isSmall ? 'smallcnn' : getModelSpec(model).name,
+    scratch,
+    alpha: options.alpha,
+    weights,
+    inputSize: options.inputSize,
+    crop: options.crop ?? d.crop,
+    freeze: scratch ? 'none' : (options.freeze ?? DEFAULT_FREEZE[isSmall ? 'smallcnn' : getModelSpec(model).name]),
+    lr: options.lr ?? d.lr,
+    epochs: options.epochs ?? d.epochs,
+    headEpochs: options.headEpochs ?? d.headEpochs,
+    batchSize: options.batchSize ?? d.batchSize,
+    augment,
+    views: options.views ?? (augment.flip === 'none' && !augment.rotate && !augment.translate && !augment.zoom ? 1 : d.views),
+    viewsRefresh: options.viewsRefresh ?? d.viewsRefresh,
+    val: options.folds !== undefined && options.val === undefined ? 0 : (options.val ?? d.val),
+    folds: options.folds,
+    seed: options.seed ?? d.seed,
+    patience: options.patience ?? d.patience,
+    dropout: options.dropout ?? d.dropout,
+    pooling: options.pooling ?? d.pooling,
+    backend: options.backend ?? d.backend,
+    runtime: options.runtime ?? d.runtime,
+    cache: options.cache ?? true,
+    prefixCache: options.prefixCache ?? d.prefixCache,
+    resume: options.resume ?? false,
+    overwrite: options.overwrite ?? false,
+    memoryBudgetMB: options.memoryBudgetMB ?? d.memoryBudgetMB,
+    maxInputPixels: options.maxInputPixels,
+  };
+  // The validation table.
+  need(scratch || options.freeze === undefined || r.freeze !== undefined, 'freeze is required.');
+  need(!(scratch && options.freeze !== undefined && options.freeze !== 'none'), `--freeze has no effect when training from scratch (weights=none / smallcnn): every layer trains. Received freeze=${String(options.freeze)}.`, 'Drop --freeze, or use pretrained weights.');
+  need(typeof r.lr === 'number' && r.lr > 0 && r.lr < 1, `lr must be a number in (0, 1). Received lr=${r.lr}.`, 'Use e.g. --lr 0.001.');
+  need(isInt(r.epochs, 1), `epochs must be an integer >= 1. Received epochs=${r.epochs}.`);
+  need(isInt(r.headEpochs, 0), `headEpochs must be an integer >= 0. Received headEpochs=${r.headEpochs}.`);
+  need(isInt(r.batchSize, 1), `batchSize must be an integer >= 1. Received batchSize=${r.batchSize}.`);
+  need(isInt(r.views, 1) && r.views <= 64, `views must be an integer in [1, 64]. Received views=${r.views}.`);
+  need(isInt(r.viewsRefresh, 0), `viewsRefresh must be an integer >= 0. Received viewsRefresh=${r.viewsRefresh}.`);
+  need(typeof r.val === 'number' && r.val >= 0 && r.val < 1, `val must be a fraction in [0, 1). Received val=${r.val}.`, 'Use --val 0.2, or --val 0 to train on every image without early stopping.');
+  if (r.folds !== undefined) {
+    need(isInt(r.folds, 2), `folds must be an integer >= 2. Received folds=${r.folds}.`, 'Use --folds 5.');
+    need(options.val === undefined || options.val === 0, `--val and --folds are exclusive. Received val=${options.val} and folds=${r.folds}.`, 'Pass one of them.');
+  }
+  need(Number.isInteger(r.seed), `seed must be an integer. Received seed=${r.seed}.`);
+  need(isInt(r.patience, 1), `patience must be an integer >= 1. Received patience=${r.patience}.`);
+  need(typeof r.dropout === 'number' && r.dropout >= 0 && r.dropout < 1, `dropout must be in [0, 1). Received dropout=${r.dropout}.`);
+  need(r.pooling === 'avg' || r.pooling === 'max', `pooling must be one of [avg, max]. Received pooling=${r.pooling}.`);
+  need(['auto', 'onnx', 'tfjs'].includes(r.runtime), `runtime must be one of [auto, onnx, tfjs]. Received runtime=${r.runtime}.`);
+  need(r.crop === 'squash' || r.crop === 'center', `crop must be one of [squash, center]. Received crop=${r.crop}.`);
+  need(typeof r.memoryBudgetMB === 'number' && r.memoryBudgetMB >= 1, `memoryBudgetMB must be >= 1. Received ${r.memoryBudgetMB}.`);
+  need(!(r.resume && r.overwrite), '--resume and --overwrite are exclusive: one continues the run in --out, the other replaces it.');
+  if (r.inputSize !== undefined) need(isInt(r.inputSize, 16), `inputSize must be an integer >= 16. Received inputSize=${r.inputSize}.`);
+  return r;
+}
+
+/** The options that change the result, as stored in checkpoints and ftk.json (resume must match them). */
+export function trainingConfig(r: ResolvedFinetuneOptions): Record<string, unknown> {
+  return {
+    model: r.model,
+    alpha: r.alpha ?? null,
+    weights: r.weights,
+    inputSize: r.inputSize ?? null,
+    crop: r.crop,
+    freeze: r.freeze,
+    lr: r.lr,
+    epochs: r.epochs,
+    headEpochs: r.headEpochs,
+    batchSize: r.batchSize,
+    augment: r.augment,
+    views: r.views,
+    viewsRefresh: r.viewsRefresh,
+    val: r.val,
+    folds: r.folds ?? null,
+    seed: r.seed,
+    patience: r.patience,
+    dropout: r.dropout,
+    pooling: r.pooling,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * `predict()`: class probabilities of image files with a saved classifier (`ftk predict`).
+ * Inputs are files or folders (searched recursively, hidden entries skipped, images by the
+ * extensions ftk decodes), in code-point order of their paths.
+ *
+ * @example
+ * const { predictions } = await predict('cats-model', ['photos/']);
+ * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ */
+import type { Dirent } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { compareCodePoints, IMAGE_EXTENSIONS } from '../data/dataset.js';
+import { FtkError, OptionsError } from '../errors.js';
+import { selectBackend, type BackendName } from '../runtime/backend.js';
+import type { ClassifierFormat } from './classifier.js';
+import { CLASSIFIER_FORMATS, loadClassifier } from './formats.js';
+
+export interface PredictOptions {
+  /** Labels kept in `top`, best first. Default 1. */
+  topK?: number;
+  /** Images per inference batch. Default 32. */
+  batchSize?: number;
+  /** tfjs backend. Default 'auto'. */
+  backend?: BackendName | 'auto';
+  maxInputPixels?: number;
+  /** Formats served (default: all of `CLASSIFIER_FORMATS`). */
+  formats?: readonly ClassifierFormat[];
+  onProgress?: (done: number, total: number) => void;
+  onNotice?: (message: string) => void;
+}
+
+export interface ImagePrediction {
+  file: string;
+  /** The most probable class. */
+  label: string;
+  /** Probability of every class. */
+  probabilities: Record<string, number>;
+  /** The `topK` most probable classes, best first. */
+  top: { label: string; probability: number }[];
+}
+
+export interface FailedPrediction {
+  file: string;
+  error: string;
+}
+
+export interface PredictResult {
+  model: { source: string; format: string; description: string; classes: string[] };
+  predictions: (ImagePrediction | FailedPrediction)[];
+  /** Inputs that were not images (listed with why). */
+  ignored: { file: string; reason: string }[];
+  seconds: number;
+}
+
+/** Image files of the inputs: files as given, folders walked recursively. */
+export async function collectImageFiles(inputs: readonly string[]): Promise<{ files: string[]; ignored: { file: string; reason: string }[] }> {
+  if (inputs.length === 0) throw new OptionsError('No image given.', { code: 'PREDICT_NO_INPUT', suggestion: 'Pass image files or folders after the model.' });
+  const files: string[] = [];
+  const ignored: { file: string; reason: string }[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      ignored.push({ file: dir, reason: `unreadable folder (${(err as NodeJS.ErrnoException).code})` });
+      return;
+    }
+    entries.sort((a, b) => compareCodePoints(a.name, b.name));
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.name.startsWith('.')) continue;
+      let isDir = e.isDirectory();
+      if (e.isSymbolicLink()) isDir = (await fsp.stat(p).catch(() => undefined))?.isDirectory() ?? false;
+      if (isDir) await walk(p);
+      else if (IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) files.push(p);
+      else ignored.push({ file: p, reason: 'not an image file extension' });
+    }
+  };
+  for (const input of inputs) {
+    const stat = await fsp.stat(input).catch(() => undefined);
+    if (!stat) throw new FtkError(`${input} does not exist.`, { code: 'PREDICT_INPUT_MISSING', suggestion: 'Check the path of the image or folder.' });
+    if (stat.isDirectory()) await walk(input);
+    else files.push(input); // a file named explicitly is tried whatever its extension
+  }
+  return { files, ignored };
+}
+
+/** Predicts every image of `inputs` with the classifier saved at `model`. */
+export async function predict(model: string, inputs: readonly string[], options: PredictOptions = {}): Promise<PredictResult> {
+  const started = performance.now();
+  const topK = options.topK ?? 1;
+  if (!Number.isInteger(topK) || topK < 1) throw new OptionsError(`topK must be an integer >= 1. Received ${topK}.`);
+  const batchSize = options.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionsError(`batchSize must be an integer >= 1. Received ${batchSize}.`);
+  const { files, ignored } = await collectImageFiles(inputs);
+  await selectBackend({ backend: options.backend ?? 'auto', onNotice: options.onNotice });
+  const classifier = await loadClassifier(model, options.formats ?? CLASSIFIER_FORMATS);
+  try {
+    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress });
+    const classes = [...classifier.classes];
+    const predictions = files.map((file, i): ImagePrediction | FailedPrediction => {
+      const s = scores[i];
+      if ('error' in s) return { file, error: s.error };
+      const probabilities: Record<string, number> = {};
+      classes.forEach((c, k) => (probabilities[c] = s.probabilities[k]));
+      const order = classes.map((_, k) => k).sort((a, b) => s.probabilities[b] - s.probabilities[a] || a - b);
+      const top = order.slice(0, Math.min(topK, classes.length)).map((k) => ({ label: classes[k], probability: s.probabilities[k] }));
+      return { file, label: top[0].label, probabilities, top };
+    });
+    return {
+      model: { source: model, format: classifier.format, description: classifier.description, classes },
+      predictions,
+      ignored,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    classifier.dispose();
+  }
+}

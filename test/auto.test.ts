@@ -1,0 +1,62 @@
+/** `ftk auto` end to end on a tiny synthetic dataset (random weights, 64 px): both paths, paired folds, bundle, report. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import sharp from 'sharp';
+import { auto } from '../src/auto/auto.js';
+import { recommend } from '../src/auto/recommend.js';
+import { validateRunReport } from '../src/formats/run_report.js';
+import { loadClassifier } from '../src/predict/formats.js';
+import { tempDir, writeTree } from './helpers/images.js';
+
+const { dir: tmp, cleanup } = await tempDir('ftk-auto-');
+after(cleanup);
+
+/** Two classes told apart by colour, with noise. */
+async function colourDataset(root: string, perClass: number): Promise<void> {
+  const files: Record<string, Buffer> = {};
+  for (const [cls, rgb] of [['red', [200, 40, 40]], ['blue', [40, 40, 200]]] as const) {
+    for (let i = 0; i < perClass; i++) {
+      const px = Buffer.alloc(48 * 48 * 3);
+      for (let j = 0; j < px.length; j++) px[j] = Math.max(0, Math.min(255, rgb[j % 3] + (((j * 7919 + i * 104729) % 61) - 30)));
+      files[`${cls}/${i}.png`] = await sharp(px, { raw: { width: 48, height: 48, channels: 3 } }).png().toBuffer();
+    }
+  }
+  await writeTree(root, files);
+}
+
+test('recommend: under 1,000 images the prior is the SVM; over, fine-tuning; far domains with lots of data, scratch', () => {
+  assert.equal(recommend({ counts: [100, 100], canTrain: true }).path, 'svm');
+  assert.equal(recommend({ counts: [1000, 1000], canTrain: true }).path, 'finetune');
+  const far = recommend({ counts: [2000, 2000], canTrain: true, probe: { earlyAccuracy: 0.9, lateAccuracy: 0.91, earlyLayer: 'a', lateLayer: 'b', images: 400 } });
+  assert.equal(far.path, 'scratch');
+  assert.equal(far.domain, 'far');
+  assert.match(far.reasons[0], /91\.0% on b features vs 90\.0% on a/);
+  assert.equal(recommend({ counts: [5000, 5000], canTrain: false }).path, 'svm');
+});
+
+test('auto: SVM and fine-tuning on the same folds, paired comparison, decision with reasons, bundle that predicts, report', { timeout: 300_000 }, async () => {
+  const root = path.join(tmp, 'colours');
+  await colourDataset(root, 12);
+  const out = path.join(tmp, 'run');
+  const stages: string[] = [];
+  const r = await auto(root, {
+    out, model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 64, folds: 2, epochs: 1, budget: 20,
+    curveFractions: [0.5, 1], cache: path.join(tmp, 'cache.sqlite'), backend: 'wasm', onStage: (m) => stages.push(m),
+  });
+  const run = validateRunReport(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')));
+  assert.deepEqual(run.paths!.map((p) => p.path), ['svm', 'finetune']);
+  assert.equal(run.paths![0].foldAccuracies.length, 2);
+  assert.equal(run.comparisons!.length, 1);
+  assert.equal(run.comparisons![0].differences.length, 2);
+  assert.ok(run.decision.reasons.length >= 2);
+  assert.ok(['svm', 'finetune'].includes(run.decision.chosen));
+  assert.ok(stages.some((s) => s.startsWith('evidence: ')));
+  assert.ok(existsSync(r.report.html) && existsSync(r.report.markdown));
+  const clf = await loadClassifier(r.bundle);
+  const scores = await clf.predictImages([path.join(root, 'red', '0.png'), path.join(root, 'blue', '0.png'), path.join(tmp, 'nope.png')]);
+  clf.dispose();
+  assert.ok('probabilities' in scores[0] && scores[0].probabilities.length === 2);
+  assert.ok('error' in scores[2]);
+});
