@@ -36,3 +36,11 @@ export { predict, collectImageFiles, type PredictOptions, type PredictResult, ty
 export { loadClassifier, CLASSIFIER_FORMATS } from './predict/formats.js';
 export type { SavedClassifier, ClassifierFormat, ImageScores, PredictImagesOptions } from './predict/classifier.js';
 export * from './report/index.js';
+export { exportOnnx, OnnxExportError } from './runtime/onnx_export.js';
+export { OnnxEngine } from './runtime/onnx_engine.js';
+export { DecodePool } from './data/decode_pool.js';
+export { parseShard, mergeShards, mergeShardFiles } from './extract/shard.js';
+export { RUNTIME_NAMES } from './extract/runtime_choice.js';
+export { auto, AUTO_DEFAULTS, type AutoOptions, type AutoResult } from './auto/auto.js';
+export { examineDataset, type DoctorReport } from './auto/doctor.js';
+export { recommend, type Prior, type DomainProbe } from './auto/recommend.js';

@@ -24,7 +24,14 @@ const REAL = { model: 'mobilenet', alpha: 0.25, weights: H5, backend: 'wasm' as 
 
 await selectBackend({ backend: 'wasm' });
 const { dir: tmp, cleanup } = await tempDir('ftk-extract-');
-after(cleanup);
+// Exported ONNX graphs and downloaded weights go under FTK_HOME: keep them in the temp dir.
+const savedHome = process.env.FTK_HOME;
+process.env.FTK_HOME = path.join(tmp, 'home');
+after(async () => {
+  if (savedHome === undefined) delete process.env.FTK_HOME;
+  else process.env.FTK_HOME = savedHome;
+  await cleanup();
+});
 
 const raw = (w: number, h: number) => ({ raw: { width: w, height: h, channels: 3 as const } });
 

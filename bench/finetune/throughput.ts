@@ -17,7 +17,7 @@
  *   npx tsx bench/finetune/throughput.ts [--images 256] [--epochs 5] [--views 4] [--threads 2] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,3 +100,4 @@ const summary = {
 };
 console.log(JSON.stringify(summary, null, 1));
 appendFileSync(path.resolve('bench/finetune/results.jsonl'), JSON.stringify(summary) + '\n');
+rmSync(tmp, { recursive: true, force: true });

@@ -47,6 +47,12 @@ export function finetuneContext(dataset: string, raw: Record<string, any>): Fine
   };
 }
 
+/** A path as the user would type it: relative below the working folder, absolute elsewhere. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') ? path.resolve(p) : rel;
+}
+
 function epochLine(r: EpochRecord): string {
   const val = r.valLoss !== undefined ? `  val_loss ${r.valLoss.toFixed(4)}  val_acc ${(r.valAccuracy! * 100).toFixed(2)}%` : '';
   return `${r.stage.padEnd(9)} epoch ${String(r.epoch).padStart(2)}  loss ${r.loss.toFixed(4)}  acc ${(r.accuracy * 100).toFixed(2)}%${val}  ${r.imagesPerSecond.toFixed(1)} img/s  ${r.seconds.toFixed(1)} s`;
@@ -84,7 +90,7 @@ export async function runFinetune(ctx: FinetuneContext): Promise<number> {
         ? `best validation accuracy ${(m.valAccuracy * 100).toFixed(2)}% (loss ${m.valLoss!.toFixed(4)}) on ${m.valImages} images`
         : `trained on all ${m.trainImages} images (no validation)`,
     `${s.seconds.toFixed(1)} s on ${s.backend}: frozen layers ${s.prefixSeconds.toFixed(1)} s (${s.prefixComputed} image views computed, ${s.prefixMode}, ${s.prefixRuntime}), training ${s.trainImagesPerSecond.toFixed(1)} images/s`,
-    `wrote ${path.relative(process.cwd(), result.out) || '.'}/ (model.json, weights.bin, ftk.json); predict with: ftk predict ${path.relative(process.cwd(), result.out) || '.'} <images or folders>`,
+    `wrote ${shown(result.out)}/ (model.json, weights.bin, ftk.json); predict with: ftk predict ${shown(result.out)} <images or folders>`,
   ];
   out.result({ out: result.out, files: result.files, metrics: m, stats: s, classes: result.meta.classes, freeze: result.meta.freeze, history: result.meta.history }, lines.join('\n'));
   return 0;
@@ -117,7 +123,7 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .option('--augment <spec>', "training augmentation: 'flip,rotate=F,translate=F,zoom=F[,fill=reflect|nearest|constant]' or none", d.augment)
     .option('--views <k>', 'augmented views per training image whose frozen-layer outputs are cached', parseIntFlag('--views', 1), d.views)
     .option('--views-refresh <epochs>', 'draw a new bank of views every N epochs (0: never)', parseIntFlag('--views-refresh', 0), d.viewsRefresh)
-    .option('--val <fraction>', 'stratified validation fraction (0: none, no early stopping)', parseFloatFlag('--val', 0, 0.99))
+    .option('--val <fraction>', `stratified validation fraction (0: none, no early stopping) (default: ${d.val}; none with --folds)`, parseFloatFlag('--val', 0, 0.99))
     .option('--folds <k>', 'stratified k-fold cross-validation, then a refit on all images', parseIntFlag('--folds', 2))
     .option('--seed <n>', 'seed of the split, head init, shuffles, augmentation, dropout', parseIntFlag('--seed', 0), d.seed)
     .option('--patience <n>', 'early stopping: epochs without a better validation loss', parseIntFlag('--patience', 1), d.patience)
