@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { applyTransform, augmentSpecString, IDENTITY_TRANSFORM, sampleTransform, type ResolvedAugment } from '../data/augment.js';
+import { applyTransform, IDENTITY_TRANSFORM, sampleTransform, type ResolvedAugment } from '../data/augment.js';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
 import { Rng } from '../data/random.js';
 import { DatasetError } from '../errors.js';
@@ -336,4 +336,3 @@ export class PixelSource implements FeedSource {
   }
 }
 
-export { augmentSpecString };

@@ -44,7 +44,7 @@ import { checkpointPath, readCheckpoint, writeCheckpoint, type NamedArray } from
 import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSource, type ImageSettings, type PrefixEngine, type PreparedImage, type ViewId } from './data.js';
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
 import type { LayerGraph } from './graph.js';
-import { buildFinetuneModel, resolveFinetuneBackbone, type FinetuneModel } from './model.js';
+import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
 import { initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
