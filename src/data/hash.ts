@@ -44,3 +44,37 @@ export function findDuplicates(entries: readonly { file: string; hash: string }[
   }
   return groups.sort((a, b) => compareCodePoints(a[0], b[0]));
 }
+
+/** Why a file could not be read, in the words the decoder uses too. */
+export function unreadableReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' ? 'unreadable file (permission denied)' : `unreadable file (${code ?? (err as Error).message})`;
+}
+
+/**
+ * sha256 of many files, `concurrency` at a time, in input order; a file that cannot be read gives
+ * `{ error }` (with `unreadableReason`) instead of failing the batch. `onHashed` is called after
+ * each file with the count done.
+ */
+export async function sha256Files(
+  paths: readonly string[],
+  options: { concurrency?: number; onHashed?: (done: number) => void } = {},
+): Promise<(string | { error: string })[]> {
+  const out: (string | { error: string })[] = new Array(paths.length);
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(options.concurrency ?? 16, paths.length) }, async () => {
+      while (next < paths.length) {
+        const i = next++;
+        try {
+          out[i] = await sha256File(paths[i]);
+        } catch (err) {
+          out[i] = { error: unreadableReason(err) };
+        }
+        options.onHashed?.(++done);
+      }
+    }),
+  );
+  return out;
+}

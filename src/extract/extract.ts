@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findDataset, type Dataset, type ImageEntry } from '../data/dataset.js';
 import { DecodePool } from '../data/decode_pool.js';
-import { findDuplicates, sha256File } from '../data/hash.js';
+import { findDuplicates, sha256Files } from '../data/hash.js';
 import { OptionsError } from '../errors.js';
 import { FEATURES_FORMAT_VERSION, type SkippedFile } from '../formats/features.js';
 import { resolveBackbone, type BackboneOptions } from '../models/backbone.js';
@@ -186,26 +186,21 @@ export async function extractFeatures(source: string | Dataset, options: Extract
     let dim = cache?.dimension(info.fingerprint) ?? (await getEngine()).outputDim;
 
     // 1. Content hashes (bounded concurrency).
-    const hashes: (string | undefined)[] = new Array(n);
     const hashStart = performance.now();
-    let hashed = 0;
-    const concurrency = options.hashConcurrency ?? 16;
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, n) }, async () => {
-        while (next < n) {
-          const i = next++;
-          try {
-            hashes[i] = await sha256File(entries[i].path);
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            skip(i, code === 'EACCES' ? 'unreadable file (permission denied)' : `unreadable file (${code ?? (err as Error).message})`);
-          }
-          hashed++;
+    const hashResults = await sha256Files(
+      entries.map((e) => e.path),
+      {
+        concurrency: options.hashConcurrency ?? 16,
+        onHashed: (hashed) => {
           if (hashed % 64 === 0 || hashed === n) report({ phase: 'hash', done: hashed, total: n, cached: 0, computed: 0, skipped: skippedCount() }, hashStart);
-        }
-      }),
+        },
+      },
     );
+    const hashes: (string | undefined)[] = hashResults.map((h, i) => {
+      if (typeof h === 'string') return h;
+      skip(i, h.error);
+      return undefined;
+    });
 
     // 2. Cache lookup, straight into the result matrix (grown if the dimension is learnt later).
     let features = new Float32Array(n * dim);

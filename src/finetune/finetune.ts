@@ -32,7 +32,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { augmentSpecString, isIdentityAugment } from '../data/augment.js';
 import { findDataset, type Dataset } from '../data/dataset.js';
-import { sha256File } from '../data/hash.js';
+import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
@@ -137,22 +137,14 @@ async function prepareOut(r: ResolvedFinetuneOptions): Promise<void> {
 
 /** Content hashes of the dataset's files (bounded concurrency); unreadable files are skipped. */
 async function hashImages(dataset: Dataset, skip: (file: string, reason: string) => void): Promise<PreparedImage[]> {
-  const out: (PreparedImage | undefined)[] = new Array(dataset.entries.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(16, dataset.entries.length) }, async () => {
-      while (next < dataset.entries.length) {
-        const i = next++;
-        const e = dataset.entries[i];
-        try {
-          out[i] = { path: e.path, file: e.file, hash: await sha256File(e.path), label: e.label };
-        } catch (err) {
-          skip(e.file, `unreadable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        }
-      }
-    }),
-  );
-  return out.filter((x): x is PreparedImage => x !== undefined);
+  const hashes = await sha256Files(dataset.entries.map((e) => e.path));
+  const out: PreparedImage[] = [];
+  dataset.entries.forEach((e, i) => {
+    const h = hashes[i];
+    if (typeof h === 'string') out.push({ path: e.path, file: e.file, hash: h, label: e.label });
+    else skip(e.file, h.error);
+  });
+  return out;
 }
 
 function datasetKey(images: readonly PreparedImage[], classes: readonly string[]): string {
