@@ -11,8 +11,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { WeightsError } from '../src/errors.js';
-import { fetchWeights, hashFile, sha256File } from '../src/models/download.js';
+import { OptionsError, WeightsError } from '../src/errors.js';
+import { fetchWeights, hashFile, KERAS_WEIGHTS_BASE_URL, sha256File, weightsUrl } from '../src/models/download.js';
 import type { WeightFile } from '../src/models/types.js';
 import { cacheDbPath, ftkHome, weightsDir } from '../src/runtime/paths.js';
 
@@ -320,4 +320,56 @@ test('ftkHome: FTK_HOME, then XDG_CACHE_HOME/ftk, then the platform cache folder
   assert.equal(cacheDbPath({}, linux), '/home/u/.cache/ftk/cache/features.sqlite');
   // A relative FTK_HOME is made absolute.
   assert.ok(path.isAbsolute(ftkHome({ FTK_HOME: 'rel/ftk' }, linux)));
+});
+
+test('FTK_WEIGHTS_BASE_URL / baseUrl: Keras URLs go to the mirror, the hash still applies; a bad mirror URL is refused', async (t) => {
+  const body = payload(70_000, 9);
+  let asked = '';
+  const server = await serve((req, res) => {
+    asked = req.url ?? '';
+    fileHandler(body)(req, res);
+  });
+  t.after(server.close);
+  const cacheDir = await tempDir(t);
+  const kerasUrl = `${KERAS_WEIGHTS_BASE_URL}mobilenet/m.h5`;
+  const mirror = server.url('mirror');
+  assert.equal(weightsUrl(kerasUrl, undefined), kerasUrl);
+  assert.equal(weightsUrl(kerasUrl, mirror), `${mirror}/mobilenet/m.h5`);
+  assert.equal(weightsUrl(kerasUrl, `${mirror}/`), `${mirror}/mobilenet/m.h5`);
+  assert.equal(weightsUrl('https://example.com/other.h5', mirror), 'https://example.com/other.h5', 'only Keras URLs are redirected');
+  assert.throws(() => weightsUrl(kerasUrl, 'file:///etc/'), (e: unknown) => e instanceof OptionsError && /must be an http\(s\) URL/.test(e.message));
+  const fetched = await fetchWeights({ url: kerasUrl, fileName: 'm.h5', hash: sha256(body) }, { cacheDir, baseUrl: mirror });
+  assert.equal(asked, '/mirror/mobilenet/m.h5');
+  assert.equal(fetched.sha256, sha256(body));
+  await rm(fetched.path);
+  await assert.rejects(
+    fetchWeights({ url: kerasUrl, fileName: 'm.h5', hash: sha256(payload(10, 1)) }, { cacheDir, baseUrl: mirror }),
+    (e: unknown) => e instanceof WeightsError && e.code === 'WEIGHTS_CHECKSUM_MISMATCH' && e.message.includes(`${mirror}/mobilenet/m.h5`),
+  );
+  const saved = process.env.FTK_WEIGHTS_BASE_URL;
+  process.env.FTK_WEIGHTS_BASE_URL = mirror;
+  try {
+    assert.equal(weightsUrl(kerasUrl), `${mirror}/mobilenet/m.h5`, 'the environment variable is the default');
+  } finally {
+    if (saved === undefined) delete process.env.FTK_WEIGHTS_BASE_URL;
+    else process.env.FTK_WEIGHTS_BASE_URL = saved;
+  }
+});
+
+test("a killed download's part file is removed by the next download on this host; another host's only after an hour", async (t) => {
+  const body = payload(50_000, 4);
+  const server = await serve(fileHandler(body));
+  t.after(server.close);
+  const cacheDir = await tempDir(t);
+  // A pid that is not running: a child that has exited.
+  const { spawnSync } = await import('node:child_process');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  const { hostTag } = await import('../src/models/download.js');
+  const ours = `w.h5.part-${deadPid}-aaaaaaaaaaaa-${hostTag()}`;
+  const theirs = `w.h5.part-${deadPid}-bbbbbbbbbbbb-00000000`;
+  const oldFormat = `w.h5.part-${deadPid}-cccccccccccc`;
+  for (const name of [ours, theirs, oldFormat]) await writeFile(path.join(cacheDir, name), 'partial');
+  await fetchWeights({ url: server.url('w.h5'), fileName: 'w.h5', hash: sha256(body) }, { cacheDir });
+  assert.deepEqual((await readdir(cacheDir)).sort(), [oldFormat, theirs, 'w.h5'].sort(), "this host's dead part file removed, recent others kept");
 });

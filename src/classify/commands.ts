@@ -40,6 +40,11 @@ export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks
   grid?: boolean;
   /** Write the model JSON here (atomically). Default: not written (use the returned `json`). */
   out?: string;
+  /**
+   * With `grid`: the grid search's results log (GridOptions.log), so `resume` can continue a
+   * killed search. Default `<out>.grid.jsonl` when `out` is given, else none.
+   */
+  log?: string;
 }
 
 export interface SvmFitResult {
@@ -138,8 +143,10 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   let fitOpts: SvmOptions = svmOpts;
   if (grid) {
     const gridOpts = split(options, GRID_KEYS) as GridOptions;
+    if (gridOpts.log === undefined && options.out) gridOpts.log = `${path.resolve(options.out)}.grid.jsonl`;
     options.onStage?.(`Grid search on ${f.n} samples x ${f.d} features (${classNames.length} classes)`);
     gridResult = await gridSearch(X, f.labels, svmOpts, { ...gridOpts, onProgress: options.onProgress, onWarning: options.onWarning });
+    if (gridResult.resumedTasks) options.onStage?.(`Reused ${gridResult.resumedTasks} finished (fold, gamma) results from ${gridOpts.log}`);
     const b = gridResult.best;
     fitOpts = { ...svmOpts, C: b.C, ...(b.gamma !== null ? { gamma: b.gamma } : {}) };
     options.onStage?.(

@@ -83,6 +83,13 @@ export interface GridOptions extends CvOptions {
   log2C?: readonly number[];
   /** log2 of the gamma values (RBF). Default 3, 1, ..., -15 (libsvm grid.py). */
   log2Gamma?: readonly number[];
+  /**
+   * Results log: one line per finished (fold, gamma) task, appended as the search goes
+   * (src/classify/grid_log.ts). Default: none.
+   */
+  log?: string;
+  /** Reuse the finished tasks of `log` (same features and options) instead of starting over. Default false. */
+  resume?: boolean;
 }
 
 function range(from: number, to: number, step: number): number[] {
@@ -134,6 +141,8 @@ export const GRID_CONSTRAINTS: Readonly<Record<keyof GridOptions, Constraint>> =
   ...CV_CONSTRAINTS,
   log2C: { allowed: 'a non-empty array of finite numbers', ok: finiteArray },
   log2Gamma: { allowed: 'a non-empty array of finite numbers', ok: finiteArray },
+  log: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 },
+  resume: { allowed: 'true or false', ok: bool },
 };
 
 /** Checks `options` against a table: unknown keys and bad values are OptionsErrors. */

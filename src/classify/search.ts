@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { DatasetError, OptionsError, RuntimeError } from '../errors.js';
 import { foldSplit, repeatedStratifiedKFold, stratifiedKFold } from '../data/split.js';
 import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
+import { GridLog } from './grid_log.js';
 import { Libsvm, assertFitsHeap } from './libsvm.js';
 import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { confusionMatrix, macroF1, mean, meanInterval95, perClass, std, type ClassReport } from './metrics.js';
@@ -104,6 +105,8 @@ export interface GridSearchResult {
   repeats: number;
   seed: number | null;
   tieBreak: 'smaller C, then smaller gamma';
+  /** (split, gamma) tasks read back from the log instead of computed (with `log`; 0 unless `resume`). */
+  resumedTasks?: number;
   elapsedMs: number;
 }
 
@@ -308,6 +311,8 @@ interface EvalPlan {
   Cs: number[];
   /** Gammas to evaluate (null: resolve from the options per split: one gamma per split). */
   gammas: number[] | null;
+  /** Tasks already done (restored from a log): not run again. */
+  isDone?: (split: number, gammaIndex: number) => boolean;
 }
 
 interface EvalOutcome {
@@ -331,8 +336,16 @@ async function evaluate(
   if (!engine.simd) callbacks.onWarning?.(SCALAR_FALLBACK_NOTICE);
   const preparer = new SplitPreparer(p, splits, opts, engine);
   const nG = plan.gammas ? plan.gammas.length : 1;
-  const total = splits.length * nG;
-  const remaining = new Array<number>(splits.length).fill(nG);
+  const pending: { s: number; g: number }[] = [];
+  const remaining = new Array<number>(splits.length).fill(0);
+  for (let s = 0; s < splits.length; s++) {
+    for (let g = 0; g < nG; g++) {
+      if (plan.isDone?.(s, g)) continue;
+      pending.push({ s, g });
+      remaining[s]++;
+    }
+  }
+  const total = pending.length;
   const predictions: Int32Array[][] = splits.map(() => new Array<Int32Array>(nG));
   const gammaOf: { gamma: number }[] = [];
   const taskIndex: { s: number; g: number }[] = [];
@@ -340,8 +353,7 @@ async function evaluate(
   let done = 0;
   const next = (): FoldTask | undefined => {
     if (cursor >= total) return undefined;
-    const s = Math.floor(cursor / nG);
-    const g = cursor % nG;
+    const { s, g } = pending[cursor];
     const prep = preparer.get(s);
     gammaOf[s] = { gamma: prep.gamma };
     const id = cursor++;
@@ -365,7 +377,7 @@ async function evaluate(
   };
   const workers = Math.max(1, Math.min(cv.workers, total));
   try {
-    await runTasks(workers, next, (r) => {
+    if (total > 0) await runTasks(workers, next, (r) => {
       const { s, g } = taskIndex[r.taskId];
       predictions[s][g] = r.predictions;
       if (--remaining[s] === 0) preparer.release(s);
@@ -458,7 +470,8 @@ export async function gridSearch(
     );
   }
   const opts = resolveSvmOptions(svmOptions);
-  const { log2C: l2c, log2Gamma: l2g, ...cvRaw } = raw;
+  const { log2C: l2c, log2Gamma: l2g, log: logFile, resume, ...cvRaw } = raw;
+  let resumedTasks = 0;
   const cv = resolveCvOptions(cvRaw, defaultWorkers());
   const log2C = [...(l2c ?? GRID_LOG2C_DEFAULT)];
   const log2Gamma = opts.kernel === 'rbf' ? [...(l2g ?? GRID_LOG2GAMMA_DEFAULT)] : null;
@@ -467,6 +480,12 @@ export async function gridSearch(
   }
   const p = prepareProblem(X, y);
   checkClassesVsFolds(p, cv.folds);
+  if (resume && !logFile) {
+    throw new OptionsError('resume needs the log to resume from. Received resume=true without log.', {
+      code: 'OPTIONS_CONFLICT',
+      suggestion: 'Pass log (--grid-log <file>), or drop resume.',
+    });
+  }
   const Cs = log2C.map((e) => 2 ** e);
   const gammas = log2Gamma ? log2Gamma.map((e) => 2 ** e) : null;
   const nG = gammas ? gammas.length : 1;
@@ -484,13 +503,29 @@ export async function gridSearch(
     return (a.gamma ?? 0) < (b.gamma ?? 0);
   };
   let tasksDone = 0;
-  await evaluate(p, opts, cv, { Cs, gammas }, { onWarning }, (s, g, preds, splits) => {
-    const test = splits[s].test;
-    Cs.forEach((_, c) => {
-      acc[g][c][s] = accuracyOf(preds, c * test.length, test, p.codes);
-    });
-    tasksDone++;
-    if (++splitsDone[g] === nSplits) {
+  const tasksTotal = nSplits * nG;
+  const log = logFile ? GridLog.open(logFile, { M: p.M, codes: p.codes, svm: opts, cv, resume: resume ?? false }) : undefined;
+  try {
+    // Results read back from the log, where this grid has the same (split, gamma, C).
+    const restored = new Set<number>();
+    if (log) {
+      for (const t of log.restored) {
+        const g = log2Gamma ? log2Gamma.indexOf(t.log2Gamma ?? Number.NaN) : t.log2Gamma === null ? 0 : -1;
+        if (g < 0 || t.split < 0 || t.split >= nSplits) continue;
+        t.log2C.forEach((e, k) => {
+          const c = log2C.indexOf(e);
+          if (c >= 0) acc[g][c][t.split] = t.accuracy[k];
+        });
+      }
+      for (let s = 0; s < nSplits; s++) for (let g = 0; g < nG; g++) if (Cs.every((_, c) => !Number.isNaN(acc[g][c][s]))) restored.add(s * nG + g);
+    }
+    /** One (split, gamma) task's accuracies are in acc: complete the points it finishes. */
+    const taskFinished = (g: number): void => {
+      tasksDone++;
+      if (++splitsDone[g] < nSplits) {
+        onProgress?.({ tasksDone, tasksTotal, pointsDone, pointsTotal: Cs.length * nG });
+        return;
+      }
       Cs.forEach((C, c) => {
         const folds = acc[g][c];
         const point: GridPoint = {
@@ -505,12 +540,32 @@ export async function gridSearch(
         table[c * nG + g] = point;
         if (better(point, best)) best = point;
         pointsDone++;
-        onProgress?.({ tasksDone, tasksTotal: nSplits * nG, pointsDone, pointsTotal: Cs.length * nG, point, best });
+        onProgress?.({ tasksDone, tasksTotal, pointsDone, pointsTotal: Cs.length * nG, point, best });
       });
-    } else {
-      onProgress?.({ tasksDone, tasksTotal: nSplits * nG, pointsDone, pointsTotal: Cs.length * nG });
-    }
-  });
+    };
+    for (const key of [...restored].sort((a, b) => a - b)) taskFinished(key % nG);
+    await evaluate(
+      p,
+      opts,
+      cv,
+      { Cs, gammas, isDone: (s, g) => restored.has(s * nG + g) },
+      { onWarning },
+      (s, g, preds, splits) => {
+        const test = splits[s].test;
+        Cs.forEach((_, c) => {
+          acc[g][c][s] = accuracyOf(preds, c * test.length, test, p.codes);
+        });
+        log?.append({ split: s, log2Gamma: log2Gamma ? log2Gamma[g] : null, log2C, accuracy: Cs.map((_, c) => acc[g][c][s]) });
+        taskFinished(g);
+      },
+    );
+    resumedTasks = restored.size;
+  } finally {
+    log?.close();
+  }
+  // The best point from the whole table in table order, so it does not depend on completion order.
+  best = undefined;
+  for (const point of table) if (better(point!, best)) best = point;
   return {
     table: table as GridPoint[],
     best: best!,
@@ -518,6 +573,7 @@ export async function gridSearch(
     repeats: cv.repeats,
     seed: cv.seed ?? null,
     tieBreak: 'smaller C, then smaller gamma',
+    ...(logFile ? { resumedTasks } : {}),
     elapsedMs: performance.now() - t0,
   };
 }

@@ -3,11 +3,15 @@
  *
  * - a cached file whose hash matches (or that has no published hash) is used without network;
  *   a cached file whose hash does not match is downloaded again;
- * - downloads stream into `<fileName>.part-<pid>-<random>` in the cache folder, are fsync'ed,
- *   verified (md5 or sha256, as the registry says), then renamed into place atomically, so a
- *   file under its final name is always complete and verified; concurrent downloads of the same
- *   file by several processes each use their own part file and the last rename wins;
- * - any failure removes the part file;
+ * - downloads stream into `<fileName>.part-<pid>-<random>-<host>` in the cache folder, are
+ *   fsync'ed, verified (md5 or sha256, as the registry says), then renamed into place atomically,
+ *   so a file under its final name is always complete and verified; concurrent downloads of the
+ *   same file by several processes each use their own part file and the last rename wins;
+ * - any failure removes the part file; the part file of a killed process is removed by the next
+ *   download of that file (at once on the same host when that process is gone, else after an hour);
+ * - `FTK_WEIGHTS_BASE_URL` (or the `baseUrl` option) points downloads at a mirror of Keras' weight
+ *   store: `https://storage.googleapis.com/tensorflow/keras-applications/` is replaced by it, the
+ *   rest of the URL and the expected hash stay the same;
  * - the sha256 of the file is always returned: ftk records the sha256 of every weight file it loads.
  *
  * Porting note: Keras does not check MobileNet's weights at all (no hash in mobilenet.py); ftk
@@ -16,6 +20,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { OptionsError, WeightsError } from '../errors.js';
 import { weightsDir } from '../runtime/paths.js';
@@ -47,6 +52,33 @@ export interface FetchWeightsOptions {
   idleTimeoutMs?: number;
   /** `fetch` to use (tests, proxies). Default the global `fetch`. */
   fetchImpl?: typeof fetch;
+  /**
+   * A mirror of Keras' weight store (http or https URL), replacing `KERAS_WEIGHTS_BASE_URL` at the
+   * start of registry URLs. Default `$FTK_WEIGHTS_BASE_URL`, else none (Keras' own store).
+   */
+  baseUrl?: string;
+}
+
+/** Where Keras Applications' weight files live; `baseUrl` / `FTK_WEIGHTS_BASE_URL` replace it. */
+export const KERAS_WEIGHTS_BASE_URL = 'https://storage.googleapis.com/tensorflow/keras-applications/';
+
+/** The URL a registry URL is downloaded from, with the mirror (if any) in place of Keras' store. */
+export function weightsUrl(url: string, baseUrl: string | undefined = process.env.FTK_WEIGHTS_BASE_URL): string {
+  if (baseUrl === undefined || baseUrl.trim() === '' || !url.startsWith(KERAS_WEIGHTS_BASE_URL)) return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl.trim());
+  } catch {
+    parsed = new URL('invalid:');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new OptionsError(`The weights mirror must be an http(s) URL. Received FTK_WEIGHTS_BASE_URL / baseUrl = '${baseUrl}'.`, {
+      code: 'WEIGHTS_BAD_BASE_URL',
+      suggestion: 'Set FTK_WEIGHTS_BASE_URL to a URL such as https://mirror.example.com/keras-applications/, or unset it.',
+    });
+  }
+  const base = parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`;
+  return base + url.slice(KERAS_WEIGHTS_BASE_URL.length);
 }
 
 export interface FetchedWeights {
@@ -78,7 +110,8 @@ const STALE_PART_AGE_MS = 60 * 60 * 1000;
  *   });
  */
 export async function fetchWeights(file: WeightFile, options: FetchWeightsOptions = {}): Promise<FetchedWeights> {
-  const { fileName, url } = file;
+  const { fileName } = file;
+  const url = weightsUrl(file.url, options.baseUrl);
   if (fileName === '' || path.basename(fileName) !== fileName || fileName === '.' || fileName === '..') {
     throw new OptionsError(`Weight file name must be a plain file name, received '${fileName}'.`, {
       code: 'WEIGHTS_BAD_FILE_NAME',
@@ -113,7 +146,7 @@ export async function fetchWeights(file: WeightFile, options: FetchWeightsOption
     });
   }
   await removeStalePartFiles(cacheDir, fileName);
-  const partPath = `${finalPath}.part-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const partPath = `${finalPath}.part-${process.pid}-${randomBytes(6).toString('hex')}-${HOST_TAG}`;
   try {
     const { sha256, digest } = await downloadTo(url, fileName, partPath, algorithm, options);
     if (expected !== undefined && digest !== expected) {
@@ -313,10 +346,18 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Tells this machine's part files from those of other machines sharing the cache folder. */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** @internal The host part of this machine's part-file names (tests). */
+export function hostTag(): string {
+  return HOST_TAG;
+}
+
 /**
- * Removes `<fileName>.part-<pid>-*` left by processes that were killed mid-download: only when
- * that pid is not running here and the file is over an hour old (a shared cache folder may hold
- * a live download of another machine with the same pid).
+ * Removes `<fileName>.part-<pid>-<random>[-<host>]` left by processes killed mid-download, when
+ * that pid is not running: at once if the part file was written on this host, else (another
+ * machine sharing the folder may be downloading under the same pid) once it is over an hour old.
  */
 async function removeStalePartFiles(dir: string, fileName: string): Promise<void> {
   let names: string[];
@@ -328,11 +369,12 @@ async function removeStalePartFiles(dir: string, fileName: string): Promise<void
   const prefix = `${fileName}.part-`;
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    const [pidText, , host] = name.slice(prefix.length).split('-');
+    const pid = Number(pidText);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
     const full = path.join(dir, name);
     try {
-      if (Date.now() - (await stat(full)).mtimeMs > STALE_PART_AGE_MS) await unlink(full);
+      if (host === HOST_TAG || Date.now() - (await stat(full)).mtimeMs > STALE_PART_AGE_MS) await unlink(full);
     } catch {
       // Another process may have removed it already.
     }

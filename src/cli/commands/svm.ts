@@ -2,11 +2,13 @@
  * `ftk svm fit | cv | predict`: flags -> typed options -> src/classify's command functions.
  * Defaults are not repeated here: help texts read them from the library (SVM_DEFAULTS, CV_DEFAULTS).
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import {
   CV_DEFAULTS,
   extractFeatures,
+  GRID_LOG2C_DEFAULT,
+  GRID_LOG2GAMMA_DEFAULT,
   findImages,
   SVM_DEFAULTS,
   svmCrossValidate,
@@ -40,6 +42,27 @@ export interface SvmPredictContext {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+const rangeText = (values: readonly number[]) => `${values[0]},${values[values.length - 1]},${values.length > 1 ? values[1] - values[0] : 1}`;
+
+/** `begin,end,step` (libsvm grid.py's -log2c / -log2g) as the list of exponents, end included. */
+export function parseLog2Range(name: string) {
+  return (value: string): number[] => {
+    const parts = value.split(',').map((v) => Number(v.trim()));
+    const [begin, end, step] = parts;
+    const bad = (why: string) => new InvalidArgumentError(`${name} must be begin,end,step (e.g. -5,15,2): ${why}; received "${value}".`);
+    if (parts.length !== 3 || !parts.every(Number.isFinite)) throw bad('three numbers');
+    if (step === 0 || Math.sign(end - begin) * Math.sign(step) < 0) throw bad('a step that goes from begin towards end');
+    const out: number[] = [];
+    for (let i = 0; ; i++) {
+      const v = begin + i * step;
+      if (step > 0 ? v > end + 1e-9 : v < end - 1e-9) break;
+      out.push(v);
+      if (out.length > 1000) throw bad('at most 1000 values');
+    }
+    return out;
+  };
+}
+
 function svmOptionsFrom(raw: Record<string, any>) {
   return {
     kernel: raw.kernel,
@@ -61,7 +84,15 @@ function dropUndefined<T extends object>(o: T): T {
 
 export function svmFitContext(features: string, raw: Record<string, any>): SvmFitContext {
   const { repeats, ...rest } = svmOptionsFrom(raw);
-  const options: SvmFitOptions = dropUndefined({ ...rest, grid: raw.grid ? true : undefined, out: raw.out });
+  const options: SvmFitOptions = dropUndefined({
+    ...rest,
+    grid: raw.grid ? true : undefined,
+    out: raw.out,
+    log2C: raw.log2c,
+    log2Gamma: raw.log2gamma,
+    log: raw.gridLog,
+    resume: raw.resume ? true : undefined,
+  });
   if (!raw.grid) {
     delete options.folds;
     delete options.workers;
@@ -199,6 +230,10 @@ export function svmCommand(actions: SvmActions = {}): Command {
       .description('Fit an SVM on a features file; --grid searches C (and gamma) by stratified k-fold first (libsvm grid.py grid), then refits on all data')
       .argument('<features>', 'features prefix written by `ftk bottleneck extract` (<prefix>.npy + <prefix>.json)')
       .option('--grid', 'grid-search C (log2 -5..15 step 2) and gamma (log2 3..-15 step -2), ties toward smaller C then smaller gamma')
+      .option('--log2c <begin,end,step>', `grid of log2(C), as libsvm grid.py (default ${rangeText(GRID_LOG2C_DEFAULT)})`, parseLog2Range('--log2c'))
+      .option('--log2gamma <begin,end,step>', `grid of log2(gamma) (default ${rangeText(GRID_LOG2GAMMA_DEFAULT)})`, parseLog2Range('--log2gamma'))
+      .option('--grid-log <file>', 'results log of the grid search, one line per finished (fold, gamma) (default: <out>.grid.jsonl)')
+      .option('--resume', 'reuse the finished results of the grid log (same features and options) instead of starting over')
       .option('--out <model.json>', 'where to write the model'),
     'fit',
   ).action(async (features: string, raw: Record<string, unknown>) => {
