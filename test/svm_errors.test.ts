@@ -124,3 +124,31 @@ test('memory limit: refused with a suggestion before libsvm-js hits its 2 GiB he
   assert.throws(() => assertFitsHeap(max + 1, 100), clear(DatasetError, /needs about 1\.\d\d GiB in libsvm-js's WebAssembly heap, which stops at 2 GiB/));
   assert.throws(() => assertFitsHeap(20000, 100), (e: unknown) => e instanceof DatasetError && /fine-tune/.test((e as DatasetError).suggestion ?? ''));
 });
+
+test('too many samples for the SVM: svm fit, svm cv and SvmClassifier.fit refuse up front, naming the file, with a suggestion', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ftk-svm-err-'));
+  try {
+    const max = maxPrecomputedSamples(100);
+    // Every training fold of a 5-fold grid search fits (0.8 n <= max), the final fit on all n does not:
+    // without the up-front check the grid would run for minutes and then fail.
+    const n = max + 1;
+    const labels = Array.from({ length: n }, (_, i) => i % 2);
+    const prefix = writePair(dir, 'big', dataset(n, 4, labels), [n, 4], meta(n, 4, labels));
+    const started = performance.now();
+    await assert.rejects(
+      svmFit(prefix, { grid: true, workers: 1 }),
+      clear(DatasetError, new RegExp(`big\\.npy: An SVM on ${n} training samples needs about .* GiB .* at most ${max} training samples fit`)),
+    );
+    assert.ok(performance.now() - started < 5000, `refused before the grid search (${(performance.now() - started).toFixed(0)} ms)`);
+    // cv: the largest training fold is n - floor(n / k).
+    const cvN = Math.ceil((max + 1) / 0.8) + 10;
+    const cvLabels = Array.from({ length: cvN }, (_, i) => i % 2);
+    const cvPrefix = writePair(dir, 'bigcv', dataset(cvN, 4, cvLabels), [cvN, 4], meta(cvN, 4, cvLabels));
+    await assert.rejects(svmCrossValidate(`${cvPrefix}.npy`, { workers: 1 }), clear(DatasetError, /bigcv\.npy: An SVM on \d+ training samples/));
+    const fitStarted = performance.now();
+    await assert.rejects(new SvmClassifier().fit({ data: dataset(n, 4, labels), rows: n, cols: 4 }, labels), (e: unknown) => e instanceof DatasetError && e.code === 'SVM_HEAP_LIMIT' && /fine-tun/.test(e.suggestion ?? ''));
+    assert.ok(performance.now() - fitStarted < 2000, 'SvmClassifier.fit refuses before the Gram matrix');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

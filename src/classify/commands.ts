@@ -12,9 +12,12 @@ import { DatasetError, FeaturesError, OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { SvmModelJson } from '../formats/svm_model.js';
 import { loadFeatures, type LoadedFeatures } from './features_io.js';
+import { assertFitsHeap } from './libsvm.js';
 import {
   CV_CONSTRAINTS,
+  CV_DEFAULTS,
   GRID_CONSTRAINTS,
+  SVM_DEFAULTS,
   SVM_CONSTRAINTS,
   checkOptions,
   type CvOptions,
@@ -98,6 +101,7 @@ function split<T extends object>(options: T, keys: readonly string[]): Record<st
 }
 
 const SVM_KEYS = Object.keys(SVM_CONSTRAINTS);
+const npyFile = (prefix: string): string => `${prefix.replace(/\.(npy|json)$/, '')}.npy`;
 const CV_KEYS = Object.keys(CV_CONSTRAINTS);
 const GRID_KEYS = Object.keys(GRID_CONSTRAINTS);
 
@@ -136,6 +140,8 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
     }
   }
   const f = await loadFeatures(featuresPrefix);
+  // The final fit uses every sample: refuse now, not after a grid search of minutes.
+  assertFitsHeap(f.n, options.cacheSize ?? SVM_DEFAULTS.cacheSize, npyFile(featuresPrefix));
   const classNames = f.meta.classes;
   const X = { data: f.X, rows: f.n, cols: f.d };
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;
@@ -186,6 +192,9 @@ export async function svmCrossValidate(featuresPrefix: string, options: SvmCvOpt
   const f = await loadFeatures(featuresPrefix);
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;
   const cvOpts = split(options, CV_KEYS) as CvOptions;
+  // The largest training fold holds n - floor(n / k) samples.
+  const folds = cvOpts.folds ?? CV_DEFAULTS.folds;
+  assertFitsHeap(f.n - Math.floor(f.n / folds), options.cacheSize ?? SVM_DEFAULTS.cacheSize, npyFile(featuresPrefix));
   options.onStage?.(`Cross-validating on ${f.n} samples x ${f.d} features (${f.meta.classes.length} classes)`);
   const r = await crossValidate({ data: f.X, rows: f.n, cols: f.d }, f.labels, svmOpts, {
     ...cvOpts,

@@ -61,13 +61,17 @@ export function maxPrecomputedSamples(cacheSizeMB: number): number {
   return lo;
 }
 
-/** Refuses, with a suggestion, a problem that would not fit libsvm-js's 2 GiB heap. */
-export function assertFitsHeap(m: number, cacheSizeMB: number): void {
+/**
+ * Refuses, with a suggestion, a problem that would not fit libsvm-js's 2 GiB heap. Called before
+ * any O(m^2) work (Gram matrix, kernel block), so a too-large dataset fails in milliseconds.
+ * `source` (a file, for the message) is what the samples come from.
+ */
+export function assertFitsHeap(m: number, cacheSizeMB: number, source?: string): void {
   const bytes = precomputedHeapBytes(m, cacheSizeMB);
   if (bytes > LIBSVM_HEAP_BUDGET) {
     const gib = (b: number): string => (b / 1024 ** 3).toFixed(2);
     throw new DatasetError(
-      `An SVM on ${m} training samples needs about ${gib(bytes)} GiB in libsvm-js's WebAssembly heap, ` +
+      `${source ? `${source}: ` : ''}An SVM on ${m} training samples needs about ${gib(bytes)} GiB in libsvm-js's WebAssembly heap, ` +
         `which stops at 2 GiB (ftk plans for at most ${gib(LIBSVM_HEAP_BUDGET)} GiB): at most ` +
         `${maxPrecomputedSamples(cacheSizeMB)} training samples fit.`,
       {

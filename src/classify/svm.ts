@@ -46,7 +46,7 @@ import {
 } from '../formats/svm_model.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
-import { Libsvm } from './libsvm.js';
+import { Libsvm, assertFitsHeap } from './libsvm.js';
 import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { machines, ovrFromPairs, pairDecisions, probabilities, vote, type OvoMachines } from './ovo.js';
 import { resolveSvmOptions, type ResolvedSvmOptions, type SvmOptions } from './options.js';
@@ -131,6 +131,7 @@ export class SvmClassifier {
         `Class ${classes[counts.indexOf(minCount)]} has only ${minCount} samples: the 5-fold probability calibration will be rough. Add samples or skip probability.`,
       );
     }
+    assertFitsHeap(M.rows, opts.cacheSize);
     const lib = await Libsvm.load();
     const engine = this.getEngine();
     if (!engine.simd) callbacks.onWarning?.(SCALAR_FALLBACK_NOTICE);
