@@ -26,6 +26,7 @@ import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { FeatureCache } from './cache.js';
+import { SharedWork } from './claims.js';
 import { openEngine, RUNTIME_NAMES, type RuntimeName } from './runtime_choice.js';
 import { datasetDigest, parseShard, shardPositions, type ShardedFeaturesMeta, type ShardSpec } from './shard.js';
 
@@ -244,7 +245,9 @@ export async function extractFeatures(source: string | Dataset, options: Extract
         await pool?.close();
         pool = new DecodePool({ workers: misses.length < 2 * batchSize ? 0 : decodeWorkers, size: inputSize, crop, maxInputPixels: options.maxInputPixels });
       }
-      const tasks = misses.map((i) => ({ file: entries[i].path, name: entries[i].file }));
+      // Images are claimed in the cache before they are decoded, so processes sharing the cache share the work (claims.ts).
+      const window = 2 * batchSize;
+      const work = new SharedWork(cache, info.fingerprint, hashes, misses, batchSize, window + batchSize);
       let k = 0;
       const flush = async () => {
         if (k === 0) return;
@@ -259,25 +262,55 @@ export async function extractFeatures(source: string | Dataset, options: Extract
           fresh.push({ imageHash: hashes[i]!, values });
         }
         cache?.putMany(info.fingerprint, fresh);
+        work.release(Array.from(batchIndex.subarray(0, k)));
         computed += k;
         k = 0;
       };
-      let t = 0;
-      for await (const decoded of pool.map(tasks, 2 * batchSize)) {
-        const i = misses[t++];
-        done++;
-        if (decoded.pixels) {
-          batchBuffer.set(decoded.pixels, k * pixelsPerImage);
-          batchIndex[k++] = i;
-          if (k === batchSize) {
-            await flush();
-            report({ phase: 'extract', done, total: misses.length, cached: cachedCount, computed, skipped: skippedCount() }, extractStart);
+      try {
+        while (work.remaining > 0) {
+          const { cached, run } = work.next();
+          for (const i of cached) {
+            const hit = cache?.get(info.fingerprint, hashes[i]!);
+            if (hit && hit.length === dim) {
+              features.set(hit, i * dim);
+              have[i] = 1;
+              cachedCount++;
+              done++;
+            } else {
+              work.reopen(i);
+            }
           }
-        } else {
-          skip(i, decoded.reason!);
+          if (!run) {
+            // Every open image is being computed by another process: commit ours, wait for theirs.
+            await flush();
+            if (cached.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+            continue;
+          }
+          const tasks = run.order.map((i) => ({ file: entries[i].path, name: entries[i].file }));
+          let t = 0;
+          for await (const decoded of pool.map(tasks, window)) {
+            const i = run.order[t++];
+            work.take(i);
+            done++;
+            if (decoded.pixels) {
+              batchBuffer.set(decoded.pixels, k * pixelsPerImage);
+              batchIndex[k++] = i;
+              if (k === batchSize) {
+                await flush();
+                report({ phase: 'extract', done, total: misses.length, cached: cachedCount, computed, skipped: skippedCount() }, extractStart);
+              }
+            } else {
+              skip(i, decoded.reason!);
+              work.release([i]);
+            }
+            if (t % batchSize === 0) work.extend(t);
+            if (t >= run.end) break;
+          }
         }
+        await flush();
+      } finally {
+        work.releaseAll();
       }
-      await flush();
       report({ phase: 'extract', done, total: misses.length, cached: cachedCount, computed, skipped: skippedCount() }, extractStart);
     }
     const extractSeconds = (performance.now() - extractStart) / 1000;

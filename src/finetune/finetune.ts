@@ -46,7 +46,7 @@ import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, save
 import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
-import { initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
+import { adamAccBeta, initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
   /** Wall time of the whole call. */
@@ -82,6 +82,8 @@ interface CheckpointState {
   refitEpochs: number[];
   /** Names of the optimizer's weights, in order (`opt/<i>` arrays). */
   optNames: string[];
+  /** Adam's running beta1^t, beta2^t (trainer.ts `adamAccBeta`), so a resume continues bit for bit. */
+  adamAccBeta?: [number, number];
 }
 
 function floatsOf(t: tf.SymbolicTensor): number {
@@ -449,7 +451,13 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       restoreWeightsFromArrays(mutable, resumed.arrays);
       const opt = [...resumed.arrays.entries()].filter(([n]) => n.startsWith('opt/')).sort((a, b) => Number(a[0].split('/')[1]) - Number(b[0].split('/')[1]));
       const optNames = resumed.header.state.optNames ?? [];
-      if (opt.length) restoredOptimizer = { stage: state.stage, weights: opt.map(([name, a]) => ({ name: optNames[Number(name.split('/')[1])] ?? name, tensor: tf.tensor(a.values, a.shape) })) };
+      if (opt.length) {
+        restoredOptimizer = {
+          stage: state.stage,
+          weights: opt.map(([name, a]) => ({ name: optNames[Number(name.split('/')[1])] ?? name, tensor: tf.tensor(a.values, a.shape) })),
+          accBeta: resumed.header.state.adamAccBeta,
+        };
+      }
       if (state.hasBest) restoredBest = snapshotFromArrays(resumed.arrays, 'best/');
       const s = stages[state.stage];
       resumedFrom = s ? `${s.label}, epoch ${state.epochsDone}` : 'the end';
@@ -493,7 +501,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
               formatVersion: 1,
               config,
               datasetKey: key,
-              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames } satisfies CheckpointState,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
               createdAt: new Date().toISOString(),
             },
             checkpointArrays(mutable, best, optArrays),

@@ -128,6 +128,35 @@ export interface TrainerContext {
 export interface RestoredOptimizer {
   stage: number;
   weights: { name: string; tensor: tf.Tensor }[];
+  /** Adam's running beta1^t and beta2^t (checkpoints written before they were saved lack them). */
+  accBeta?: [number, number];
+}
+
+/** The private running products of tfjs' AdamOptimizer. */
+interface AdamAccumulators {
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+/**
+ * Adam's bias-correction state: beta1^t and beta2^t as tfjs accumulates them (one float32
+ * multiplication per step). tfjs' `setWeights` recomputes them with `pow(beta, t)`, which differs
+ * in the last bits, so a resumed run would drift from an uninterrupted one by float rounding;
+ * checkpoints save these two numbers and a resume puts them back, so it continues bit for bit.
+ */
+export function adamAccBeta(optimizer: tf.Optimizer): [number, number] | undefined {
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamAccumulators;
+  if (!accBeta1 || !accBeta2) return undefined;
+  return [accBeta1.dataSync()[0], accBeta2.dataSync()[0]];
+}
+
+function restoreAdamAccBeta(optimizer: tf.Optimizer, values: [number, number]): void {
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamAccumulators;
+  if (!accBeta1 || !accBeta2) return;
+  tf.tidy(() => {
+    accBeta1.assign(tf.scalar(values[0]));
+    accBeta2.assign(tf.scalar(values[1]));
+  });
 }
 
 /** An independent stream per (seed, stage, epoch, purpose): shuffling, views/augmentation, dropout. */
@@ -187,7 +216,10 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
     setTrainable(ctx, trainable);
     const vars = trainableLayers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
     const optimizer = tf.train.adam(stage.lr);
-    if (restoredOptimizer && restoredOptimizer.stage === stageIndex && state.epochsDone > 0) await optimizer.setWeights(restoredOptimizer.weights);
+    if (restoredOptimizer && restoredOptimizer.stage === stageIndex && state.epochsDone > 0) {
+      await optimizer.setWeights(restoredOptimizer.weights);
+      if (restoredOptimizer.accBeta) restoreAdamAccBeta(optimizer, restoredOptimizer.accBeta);
+    }
     let best: WeightSnapshot | undefined = state.hasBest ? restoredBest : undefined;
     const { train, val } = ctx.sourcesFor(stage);
     const micro = ctx.microBatch(stage);

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { OptionsError, WeightsError } from '../errors.js';
 import { weightsDir } from '../runtime/paths.js';
+import { isProcessAlive } from '../runtime/pid.js';
 import type { WeightFile } from './types.js';
 
 export type HashAlgorithm = 'sha256' | 'md5';
@@ -371,22 +372,13 @@ async function removeStalePartFiles(dir: string, fileName: string): Promise<void
     if (!name.startsWith(prefix)) continue;
     const [pidText, , host] = name.slice(prefix.length).split('-');
     const pid = Number(pidText);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isProcessAlive(pid)) continue;
     const full = path.join(dir, name);
     try {
       if (host === HOST_TAG || Date.now() - (await stat(full)).mtimeMs > STALE_PART_AGE_MS) await unlink(full);
     } catch {
       // Another process may have removed it already.
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
