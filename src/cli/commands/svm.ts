@@ -129,7 +129,7 @@ export async function runSvmFit(ctx: SvmFitContext): Promise<number> {
       classes: result.classNames,
       params: m.toJSON().params,
       supportVectors: m.nSupport_,
-      grid: result.grid && { best: result.grid.best, folds: result.grid.folds, seed: result.grid.seed, table: result.gridTable },
+      grid: result.grid && { best: result.grid.best, folds: result.grid.folds, seed: result.grid.seed, table: result.gridTable, resumedTasks: result.grid.resumedTasks },
     },
     `${result.nSamples} samples, ${result.nFeatures} features, ${result.classNames.length} classes; ` +
       `${m.nSupport_?.reduce((a, b) => a + b, 0)} support vectors` +
