@@ -15,9 +15,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import sharp from 'sharp';
 import { FeatureCache } from '../src/extract/cache.js';
+import { extractFeatures } from '../src/extract/extract.js';
 import { catsDogsSubset, noSharedData, runFtk, SHARED_H5, sleep, startFtk, type FtkRun } from './helpers/cli.js';
-import { tempDir } from './helpers/images.js';
+import { noiseRgb, tempDir, writeTree } from './helpers/images.js';
 
 const { dir: tmp, cleanup } = await tempDir('ftk-concurrency-');
 after(cleanup);
@@ -93,4 +95,23 @@ test('one of two concurrent extractions killed mid-run: the other takes over its
   } finally {
     cache.close();
   }
+});
+
+test('identical files are computed once with the cache on (copies read back from it), each with its own row', async () => {
+  const root = path.join(tmp, 'copies');
+  const files: Record<string, Buffer> = {};
+  const unique: Buffer[] = [];
+  for (let u = 0; u < 5; u++) unique.push(await sharp(noiseRgb(60, 50, 300 + u), { raw: { width: 60, height: 50, channels: 3 } }).jpeg().toBuffer());
+  // 5 distinct images, 40 files: copies spread over both classes and far apart in dataset order.
+  for (let f = 0; f < 40; f++) files[`${f % 2 ? 'b' : 'a'}/img${String(f).padStart(2, '0')}.jpg`] = unique[(f * 3) % 5];
+  await writeTree(root, files);
+  const options = { model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 64, batchSize: 4, decodeWorkers: 0 } as const;
+  const cached = await extractFeatures(root, { ...options, cache: path.join(tmp, 'copies.sqlite') });
+  const uncached = await extractFeatures(root, { ...options, cache: false });
+  assert.equal(cached.stats.computed, 5, 'one computation per distinct content');
+  assert.equal(cached.stats.cached, 35);
+  assert.equal(uncached.stats.computed, 40, 'without a cache every file is computed');
+  assert.deepEqual(cached.meta.files, uncached.meta.files);
+  assert.deepEqual(cached.features, uncached.features);
+  assert.equal(cached.meta.duplicates.length, 5, 'and the copies are still reported');
 });

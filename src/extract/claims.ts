@@ -8,6 +8,8 @@
  * by another live process are waited for and then read from the cache; claims of a process that
  * died are taken over.
  *
+ * Identical files (same content hash) are computed once and the copies read from the cache.
+ *
  * Guarantee: no image is run through the model by two processes, except an image whose claimant
  * died after computing it and before committing its batch (at most the batch in flight) or whose
  * claim outlived CLAIM_TTL_MS. A process alone walks the images in dataset order in one stretch,
@@ -15,7 +17,7 @@
  * process, the decoded images past the meeting point (at most the decode window) are dropped.
  */
 import { randomBytes } from 'node:crypto';
-import type { ClaimOwner, FeatureCache } from './cache.js';
+import type { ClaimOwner, ClaimStatus, FeatureCache } from './cache.js';
 
 /** One contiguous stretch of images to decode, claimed progressively. */
 export interface WorkRun {
@@ -34,6 +36,8 @@ export class SharedWork {
   private readonly open = new Set<number>();
   /** Images the cache said it holds but that did not load (corrupt row): computed without a claim. */
   private readonly unclaimable = new Set<number>();
+  /** Content hashes of the images taken here and not failed: their copies come from the cache. */
+  private readonly takenHashes = new Set<string>();
   private claimedEnd = 0;
   /** The current run met another process' claims (or cached rows): it ends at `claimedEnd`. */
   private cut = false;
@@ -67,38 +71,54 @@ export class SharedWork {
    * process (wait a little and call again).
    */
   next(): { cached: number[]; run?: WorkRun } {
-    const order = [...this.open].sort((a, b) => a - b);
-    if (!this.cache) return { cached: [], run: this.start(order) };
+    if (!this.cache) return { cached: [], run: this.start([...this.open].sort((a, b) => a - b)) };
+    const cached: number[] = [];
     for (let attempt = 0; attempt < 8; attempt++) {
-      const status = this.cache.claimStatus(this.fingerprint, order.map((i) => this.hashes[i]!), this.owner);
-      const cached = order.filter((i, k) => status[k] === 'cached' && !this.unclaimable.has(i));
-      for (const i of cached) this.open.delete(i);
-      const forced = order.filter((i) => this.unclaimable.has(i));
+      const open = [...this.open].sort((a, b) => a - b);
+      const forced = open.filter((i) => this.unclaimable.has(i));
       if (forced.length) {
         for (const i of forced) this.open.delete(i);
+        this.current = undefined;
         return { cached, run: { order: forced, end: forced.length } };
       }
-      // Free stretches of `order`, and whether another process works just before each.
+      const status = this.cache.claimStatus(this.fingerprint, open.map((i) => this.hashes[i]!), this.owner);
+      // Identical files are computed once: only the first copy of a content hash is planned, and
+      // none whose hash was taken here (its row reaches the cache with our next commit).
+      const seen = new Set<string>(this.takenHashes);
+      const plan: number[] = [];
+      const planStatus: ClaimStatus[] = [];
+      open.forEach((i, k) => {
+        if (status[k] === 'cached') {
+          cached.push(i);
+          this.open.delete(i);
+          return;
+        }
+        const h = this.hashes[i]!;
+        if (seen.has(h)) return;
+        seen.add(h);
+        plan.push(i);
+        planStatus.push(status[k]);
+      });
+      // Free stretches of the plan, and whether another process works just before each.
       let best: { from: number; to: number; chased: boolean } | undefined;
-      for (let k = 0; k < order.length; ) {
-        if (status[k] !== 'free') {
+      for (let k = 0; k < plan.length; ) {
+        if (planStatus[k] !== 'free') {
           k++;
           continue;
         }
         const from = k;
-        while (k < order.length && status[k] === 'free') k++;
-        const stretch = { from, to: k, chased: from > 0 && status[from - 1] === 'taken' };
+        while (k < plan.length && planStatus[k] === 'free') k++;
+        const stretch = { from, to: k, chased: from > 0 && planStatus[from - 1] === 'taken' };
         if (!best || stretch.to - stretch.from > best.to - best.from) best = stretch;
       }
       if (!best) return { cached };
       const length = best.to - best.from;
       const from = best.chased && length > this.batchSize ? best.from + Math.floor(length / 2) : best.from;
-      const run = this.start(order.slice(from, best.to));
+      const run = this.start(plan.slice(from, best.to));
       if (run.end > 0) return { cached, run };
       // Another process claimed the start of that stretch between our read and our claim: look again.
-      if (cached.length) return { cached };
     }
-    return { cached: [] };
+    return { cached };
   }
 
   /** Claims more of the current run now that `consumed` of its images have been taken. */
@@ -119,6 +139,13 @@ export class SharedWork {
   /** The image at this position of the current run is taken (decoded, to be computed or skipped). */
   take(i: number): void {
     this.open.delete(i);
+    this.takenHashes.add(this.hashes[i]!);
+  }
+
+  /** A taken image could not be decoded: its claim is released, copies of it are planned again. */
+  failed(i: number): void {
+    this.takenHashes.delete(this.hashes[i]!);
+    this.release([i]);
   }
 
   /** The cache listed this image but could not return it: it will be computed without a claim. */

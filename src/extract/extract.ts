@@ -281,9 +281,11 @@ export async function extractFeatures(source: string | Dataset, options: Extract
             }
           }
           if (!run) {
-            // Every open image is being computed by another process: commit ours, wait for theirs.
+            // What is left is being computed by another process (or is a copy of an image of our
+            // batch): commit ours, wait for theirs.
+            const committed = k > 0;
             await flush();
-            if (cached.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+            if (cached.length === 0 && !committed) await new Promise((resolve) => setTimeout(resolve, 100));
             continue;
           }
           const tasks = run.order.map((i) => ({ file: entries[i].path, name: entries[i].file }));
@@ -301,7 +303,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
               }
             } else {
               skip(i, decoded.reason!);
-              work.release([i]);
+              work.failed(i);
             }
             if (t % batchSize === 0) work.extend(t);
             if (t >= run.end) break;
