@@ -7,9 +7,11 @@
  */
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
+import { FtkError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { PathName } from '../formats/run_report.js';
 import type { ClassifierFormat, SavedClassifier } from '../predict/classifier.js';
+import { resolveInside } from '../runtime/safe_path.js';
 
 export const AUTO_BUNDLE_FORMAT = 'ftk-auto-bundle';
 export const AUTO_BUNDLE_FORMAT_VERSION = 1;
@@ -35,7 +37,14 @@ export function autoBundleFormat(load: (source: string) => Promise<SavedClassifi
     description: 'an `ftk auto` bundle folder',
     async load(source: string): Promise<SavedClassifier> {
       const meta = JSON.parse(await fsp.readFile(path.join(source, 'ftk.json'), 'utf8')) as AutoBundleMeta;
-      const inner = await load(path.join(source, meta.classifier));
+      const classifier = resolveInside(source, meta.classifier);
+      if (classifier === undefined) {
+        throw new FtkError(`${path.join(source, 'ftk.json')} names the classifier '${String(meta.classifier)}', outside the bundle folder.`, {
+          code: 'BUNDLE_INVALID',
+          suggestion: 'Use the bundle folder as `ftk auto` wrote it (the classifier lies inside it).',
+        });
+      }
+      const inner = await load(classifier);
       return {
         format: AUTO_BUNDLE_FORMAT,
         source,

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { FtkError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { PreprocessMode } from '../models/types.js';
+import { resolveInside } from '../runtime/safe_path.js';
 import type { EpochRecord } from './options.js';
 
 export const FINETUNED_FORMAT = 'ftk-finetuned';
@@ -130,7 +131,8 @@ export async function readFinetunedMeta(dir: string): Promise<FinetunedModelMeta
 
 /** Loads model.json + weights.bin of a folder as a tf.LayersModel. */
 export async function loadFinetunedLayersModel(dir: string, meta: FinetunedModelMeta): Promise<tf.LayersModel> {
-  const modelFile = path.join(dir, meta.files?.model ?? MODEL_JSON);
+  const modelFile = resolveInside(dir, meta.files?.model ?? MODEL_JSON);
+  if (modelFile === undefined) throw badFolder(dir, `${META_JSON} names the model file '${String(meta.files?.model)}', outside the folder`);
   let json: { modelTopology: unknown; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   try {
     json = JSON.parse(await fsp.readFile(modelFile, 'utf8'));
@@ -140,8 +142,10 @@ export async function loadFinetunedLayersModel(dir: string, meta: FinetunedModel
   const specs = json.weightsManifest.flatMap((g) => g.weights);
   const buffers: Buffer[] = [];
   for (const p of json.weightsManifest.flatMap((g) => g.paths)) {
+    const shard = resolveInside(dir, p);
+    if (shard === undefined) throw badFolder(dir, `${path.basename(modelFile)} names the weight file '${String(p)}', outside the folder`);
     try {
-      buffers.push(await fsp.readFile(path.join(dir, p)));
+      buffers.push(await fsp.readFile(shard));
     } catch {
       throw badFolder(dir, `weight file ${p} is missing`);
     }

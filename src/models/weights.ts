@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { WeightsError } from '../errors.js';
+import { resolveInside } from '../runtime/safe_path.js';
 
 /** One named weight array read from a file. */
 export interface NamedWeight {
@@ -152,7 +153,7 @@ export async function readTfjsLayersWeights(modelJsonPath: string): Promise<Load
   for (const group of json.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]) {
     const buffers: Buffer[] = [];
     for (const p of group.paths) {
-      const shard = path.join(dir, p);
+      const shard = shardInside(dir, p, modelJsonPath);
       shardPaths.push(shard);
       buffers.push(
         await fsp.readFile(shard).catch((err: NodeJS.ErrnoException) => {
@@ -199,7 +200,19 @@ async function weightSourceFiles(file: string): Promise<string[]> {
   const json = stat.isDirectory() ? path.join(file, 'model.json') : file;
   if (!json.endsWith('.json')) return [file];
   const manifest = JSON.parse(await fsp.readFile(json, 'utf8').catch(() => '{}')) as { weightsManifest?: { paths: string[] }[] };
-  return [json, ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => path.join(path.dirname(json), p)))];
+  return [json, ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => shardInside(path.dirname(json), p, json)))];
+}
+
+/** A weight shard named by a model.json, which must lie in the model.json's folder (or below). */
+function shardInside(dir: string, shard: string, modelJsonPath: string): string {
+  const full = resolveInside(dir, shard);
+  if (full === undefined) {
+    throw new WeightsError(`${modelJsonPath} names the weight shard '${String(shard)}', outside its folder ${dir}.`, {
+      code: 'WEIGHTS_SHARD_OUTSIDE',
+      suggestion: 'Weight shards must be listed by paths relative to model.json, inside its folder. Re-export the model, or fix weightsManifest.paths.',
+    });
+  }
+  return full;
 }
 
 /** sha256 of a weight source without parsing it (the same value `readWeightsFile` reports). */
