@@ -58,6 +58,8 @@ export interface DecodeOptions {
    * Default 89,478,485 (`DEFAULT_MAX_INPUT_PIXELS`, PIL's `MAX_IMAGE_PIXELS`).
    */
   maxInputPixels?: number;
+  /** Buffer to write the pixels into (height*width*3 floats). Default: a new Float32Array. */
+  out?: Float32Array;
 }
 
 export interface DecodedImage {
@@ -165,7 +167,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   const rgb = toRgb(data, sourceHeight * sourceWidth, info.channels);
   const { height, width } = resolved;
   const box = resolved.crop === 'center' ? centerCropBox(sourceHeight, sourceWidth, height, width) : undefined;
-  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box });
+  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box, out: options.out });
   return { pixels, height, width, sourceHeight, sourceWidth };
 }
 

@@ -21,7 +21,6 @@ import { findDuplicates, sha256Files } from '../data/hash.js';
 import { OptionsError } from '../errors.js';
 import { FEATURES_FORMAT_VERSION, type SkippedFile } from '../formats/features.js';
 import { resolveBackbone, type BackboneOptions } from '../models/backbone.js';
-import { preprocessPixels } from '../models/imagenet_utils.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { cacheDbPath } from '../runtime/paths.js';
@@ -180,7 +179,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
     // Decode workers start now, while files are hashed and the engine loads (a dataset that turns
     // out to be cached closes them unused).
     if (n >= 2 * batchSize && decodeWorkers > 0) {
-      pool = new DecodePool({ workers: decodeWorkers, size: info.inputSize, crop: info.crop, maxInputPixels: options.maxInputPixels });
+      pool = new DecodePool({ workers: decodeWorkers, size: info.inputSize, crop: info.crop, preprocessing: info.preprocessing, maxInputPixels: options.maxInputPixels });
     }
     cache?.registerModel(info.fingerprint, info);
     let dim = cache?.dimension(info.fingerprint) ?? (await getEngine()).outputDim;
@@ -242,13 +241,12 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       // Under two batches: starting threads costs more than it saves; decode on this thread.
       if (misses.length < 2 * batchSize || !pool) {
         await pool?.close();
-        pool = new DecodePool({ workers: misses.length < 2 * batchSize ? 0 : decodeWorkers, size: inputSize, crop, maxInputPixels: options.maxInputPixels });
+        pool = new DecodePool({ workers: misses.length < 2 * batchSize ? 0 : decodeWorkers, size: inputSize, crop, preprocessing, maxInputPixels: options.maxInputPixels });
       }
       const tasks = misses.map((i) => ({ file: entries[i].path, name: entries[i].file }));
       let k = 0;
       const flush = async () => {
         if (k === 0) return;
-        preprocessPixels(batchBuffer.subarray(0, k * pixelsPerImage), preprocessing);
         const out = await eng.run(batchBuffer, k, inputSize, inputSize);
         const fresh = [];
         for (let j = 0; j < k; j++) {
