@@ -75,7 +75,7 @@ export class DecodePool {
     this.options = { size: options.size, crop: options.crop, maxInputPixels: options.maxInputPixels, preprocessing: options.preprocessing };
     this.slotFloats = options.size * options.size * 3;
     for (let w = 0; w < workers; w++) {
-      const worker = spawnWorker(this.options);
+      const worker = spawnWorker({ ...this.options, syncRead: true });
       const entry: PoolWorker = { worker, outstanding: 0 };
       worker.on('message', (msg: { id?: number; slot?: number; reason?: string; ready?: boolean }) => {
         if (msg.ready || msg.id === undefined) return;

@@ -10,6 +10,7 @@
  * path, so its skip reason is exactly the one `decodeImage` gives; so is a file over 32 MiB
  * (libvips then streams it, keeping memory bounded).
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { preprocessPixels } from '../models/preprocess.js';
 import type { PreprocessMode } from '../models/types.js';
@@ -24,6 +25,8 @@ export interface DecodeTaskOptions {
   maxInputPixels?: number;
   /** ImageNet preprocessing applied to the pixels. Default: none (values stay in 0..255). */
   preprocessing?: PreprocessMode;
+  /** Read files with blocking calls (decode worker threads). Default false. */
+  syncRead?: boolean;
 }
 
 export interface DecodeTaskResult {
@@ -36,7 +39,30 @@ export interface DecodeTaskResult {
 /** Files up to this size are read whole and decoded from memory; larger ones are decoded from the path. */
 const WHOLE_READ_LIMIT = 32 << 20;
 
-async function readSmallFile(file: string): Promise<Buffer | undefined> {
+/** The same, blocking: for worker threads, which have nothing else to do meanwhile (saves four trips through libuv's pool per image). */
+function readSmallFileSync(file: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const { size } = fstatSync(fd);
+    if (size <= 0 || size > WHOLE_READ_LIMIT) return undefined;
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+async function readSmallFile(file: string, sync: boolean): Promise<Buffer | undefined> {
+  if (sync) return readSmallFileSync(file);
   let handle;
   try {
     handle = await open(file, 'r');
@@ -56,7 +82,7 @@ async function readSmallFile(file: string): Promise<Buffer | undefined> {
 export async function decodeForModel(file: string, name: string, options: DecodeTaskOptions, out?: Float32Array): Promise<DecodeTaskResult> {
   const decodeOptions = { size: options.size, crop: options.crop, maxInputPixels: options.maxInputPixels, out };
   try {
-    const bytes = await readSmallFile(file);
+    const bytes = await readSmallFile(file, options.syncRead ?? false);
     // Empty or unreadable: decodeImage on the path gives the exact reason.
     const img = await decodeImage(bytes && bytes.length > 0 ? bytes : file, decodeOptions, name);
     if (options.preprocessing) preprocessPixels(img.pixels, options.preprocessing);
