@@ -421,7 +421,7 @@ export const CORPUS_KINDS: readonly CorpusKind[] = Object.freeze([
   { id: 'folder-named-jpg', title: 'folder named like an image (x.jpg/)', stage: 'folder', files: ['images/cats/album.jpg/inside.png'], how: 'a folder album.jpg/ holding a PNG', outcome: { status: 'works', check: 'walked as a folder; its image is used' } },
   { id: 'loose-image', title: 'image at the dataset root', stage: 'folder', files: ['images/loose.jpg'], how: 'gradient JPEG outside any class folder', outcome: { status: 'ignored', reason: 'not in a class folder' } },
   { id: 'macosx', title: '__MACOSX folder', stage: 'folder', files: ['images/__MACOSX/'], how: 'zip metadata folder with ._ files', outcome: { status: 'ignored', reason: 'macOS archive metadata folder' } },
-  { id: 'one-image-class', title: 'class with one image', stage: 'folder', files: ['images/solo/only.png'], how: 'class folder solo/ with one PNG', outcome: { status: 'works', check: 'a class of its own (cross-validation then needs folds <= 1: svm_errors.test.ts)' } },
+  { id: 'one-image-class', title: 'class with one image', stage: 'folder', files: ['images/solo/only.png'], how: 'class folder solo/ with one PNG', outcome: { status: 'works', check: 'a class of its own with one image (`svm cv` then refuses fewer samples than folds: svm_errors.test.ts)' } },
   { id: 'duplicates', title: 'identical files in two classes', stage: 'folder', files: ['images/cats/twin.png', 'images/dogs/twin-copy.png'], how: 'the same PNG bytes twice', outcome: { status: 'works', check: 'both used, reported as a duplicate group (they leak between folds)' } },
   // --- datasets that cannot be listed --------------------------------------------------------
   { id: 'empty-class', title: 'empty class folder', stage: 'dataset', files: ['empty-class/dogs/'], how: 'dataset with cats/1.png and a dogs/ folder holding only .DS_Store', outcome: { status: 'error', code: 'DATASET_EMPTY_CLASS' } },
@@ -824,7 +824,8 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, '\\n');
 export function renderCorpusTable(kinds: readonly CorpusKind[] = CORPUS_KINDS): string {
   const lines = ['| # | kind | how it is generated | documented outcome | where tested |', '|---|---|---|---|---|'];
   kinds.forEach((k, i) => {
-    const files = k.files.length > 2 ? `${k.files[0]} ... (${k.files.length} files)` : k.files.join(', ');
+    const short = (f: string) => (f.length > 80 ? `${f.slice(0, 24)}...${f.slice(-8)} (${Buffer.byteLength(path.basename(f))}-byte name)` : f);
+    const files = k.files.length > 2 ? `${k.files[0]} ... (${k.files.length} files)` : k.files.map(short).join(', ');
     const needs = k.requires?.length ? ` (needs: ${k.requires.join(', ')})` : '';
     lines.push(`| ${i + 1} | ${cell(k.title)} \`${k.id}\` | ${cell(k.how)}; \`${cell(files)}\` | ${cell(describeOutcome(k.outcome))}${needs} | ${testedIn(k)} |`);
   });
