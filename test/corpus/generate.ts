@@ -400,7 +400,7 @@ export const CORPUS_KINDS: readonly CorpusKind[] = Object.freeze([
   { id: 'newline-name', title: 'file name with a newline', stage: 'folder', files: ['images/dogs/line\nbreak.png'], how: 'gradient PNG (where the file system allows)', outcome: { status: 'works' }, requires: ['newline-names'] },
   { id: 'long-name', title: 'file name of 255 bytes', stage: 'folder', files: [`images/dogs/${'l'.repeat(251)}.png`], how: 'gradient PNG, the longest name ext4 allows', outcome: { status: 'works' } },
   { id: 'upper-ext', title: 'upper-case .JPG and .jfif', stage: 'folder', files: ['images/dogs/IMG_0001.JPG', 'images/dogs/saved.jfif'], how: 'gradient JPEG', outcome: { status: 'works' } },
-  { id: 'wrong-ext-png', title: 'JPEG named .webp', stage: 'folder', files: ['images/dogs/not-webp.webp'], how: 'gradient JPEG', outcome: { status: 'works' } },
+  { id: 'jpeg-as-webp', title: 'JPEG named .webp', stage: 'folder', files: ['images/dogs/not-webp.webp'], how: 'gradient JPEG', outcome: { status: 'works' } },
   { id: 'symlink-file', title: 'symlink to an image', stage: 'folder', files: ['images/dogs/link.png'], how: 'symlink to ../../outside/target.png', outcome: { status: 'works' } },
   { id: 'symlink-file-loop', title: 'symlink loop between two files', stage: 'folder', files: ['images/dogs/loop-a.jpg', 'images/dogs/loop-b.jpg'], how: 'loop-a.jpg -> loop-b.jpg -> loop-a.jpg', outcome: { status: 'ignored', reason: 'symlink loop' } },
   { id: 'symlink-folder-loop', title: 'symlinked folder looping to its class', stage: 'folder', files: ['images/dogs/again/'], how: "dogs/again -> '.'", outcome: { status: 'ignored', reason: 'symlinked folder not followed (followSymlinks is false)' } },
