@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
-import { extractFeatures, writeFeatures, type ExtractOptions } from '../../index.js';
+import { extractFeatures, findDataset, writeFeatures, type ExtractOptions, type SkippedFile } from '../../index.js';
 import { RUNTIME_NAMES } from '../../extract/runtime_choice.js';
 import { mergeShardFiles, parseShard, type ShardSpec } from '../../extract/shard.js';
 import { FtkError } from '../../errors.js';
@@ -60,7 +60,19 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
 export async function runExtract(ctx: ExtractContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
-  const result = await extractFeatures(ctx.dataset, {
+  // Every file not used is named on stderr as soon as it is known: the listing's ignored files
+  // (hidden, other extensions, broken links) first, then each file that fails to decode.
+  const printed = new Set<string>();
+  const printSkip = (s: SkippedFile) => {
+    const line = `skipped ${s.file}: ${s.reason}\n`;
+    if (printed.has(line)) return;
+    printed.add(line);
+    bar.done();
+    process.stderr.write(line);
+  };
+  const dataset = await findDataset(ctx.dataset);
+  dataset.ignored.forEach(printSkip);
+  const result = await extractFeatures(dataset, {
     ...ctx.options,
     onNotice: (m) => process.stderr.write(`${m}\n`),
     onDownloadProgress: (p) =>
@@ -70,10 +82,7 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
         total: p.total ? Math.round(p.total / 1e6) : Math.round(p.bytes / 1e6),
         extra: `MB ${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
       }),
-    onSkip: (s) => {
-      bar.done();
-      process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-    },
+    onSkip: printSkip,
     onProgress: (p) =>
       bar.update({
         label: p.phase === 'hash' ? 'hashing   ' : 'extracting',
