@@ -318,8 +318,8 @@ describe('end to end', () => {
     const kinds = plainFolderKinds();
     assert.deepEqual(checkRun(folder.meta, (f) => f.slice('images/'.length), kinds), []);
     assert.ok(folder.features.every(Number.isFinite), 'finite features');
-    const decodeSkips = kinds.filter((k) => k.outcome.status === 'skipped').flatMap((k) => k.files.map((f) => f.slice('images/'.length)));
-    assert.deepEqual([...onSkip].sort(), [...decodeSkips].sort(), 'onSkip called once per file skipped at decode');
+    const listed = kinds.filter((k) => k.outcome.status === 'skipped' || k.outcome.status === 'ignored').flatMap((k) => k.files.map((f) => f.slice('images/'.length)));
+    assert.deepEqual([...onSkip].sort(), [...listed].sort(), 'onSkip called once per file skipped at decode or ignored by the listing');
     t.diagnostic(`${folder.meta.files.length} rows, ${folder.meta.skipped.length} listed as skipped, ${folder.stats.seconds.toFixed(1)} s on ${folder.stats.engine}; corpus generated in ${generationSeconds.toFixed(1)} s`);
   });
 

@@ -52,7 +52,7 @@ export interface ExtractOptions extends BackboneOptions {
   /** Files hashed at once. Default 16. */
   hashConcurrency?: number;
   onProgress?: (progress: ExtractProgress) => void;
-  /** Called once per skipped file, as soon as it is found. */
+  /** Called once per skipped file, as soon as it is found (the dataset listing's ignored files first). */
   onSkip?: (skipped: SkippedFile) => void;
   /** One-off notices (runtime chosen, duplicates found). */
   onNotice?: (message: string) => void;
@@ -168,6 +168,8 @@ export async function extractFeatures(source: string | Dataset, options: Extract
     options.onSkip?.(s);
   };
   const skippedCount = () => skipped.length + dataset.ignored.length;
+  // Files the dataset listing set aside (hidden, other extensions, broken links) are skipped too.
+  for (const s of dataset.ignored) options.onSkip?.(s);
   const report = (p: Omit<ExtractProgress, 'imagesPerSecond' | 'etaSeconds'>, since: number) => {
     if (!options.onProgress) return;
     const seconds = (performance.now() - since) / 1000;

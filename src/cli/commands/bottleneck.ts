@@ -71,7 +71,6 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
     process.stderr.write(line);
   };
   const dataset = await findDataset(ctx.dataset);
-  dataset.ignored.forEach(printSkip);
   const result = await extractFeatures(dataset, {
     ...ctx.options,
     onNotice: (m) => process.stderr.write(`${m}\n`),
