@@ -64,7 +64,7 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
       throw new OptionsError(`${resolved.info.weights} is a TF.js graph model: it runs on TF.js only (ftk converts layers models to ONNX, not graphs).`, { code: 'RUNTIME_UNAVAILABLE', suggestion: 'Drop --runtime onnx (or pass --runtime tfjs).' });
     }
     const backend = await selectBackend({ backend: options.backend ?? 'auto' });
-    const engine = await TfjsGraphEngine.open(resolved.info, { onNotice: options.onNotice });
+    const engine = await TfjsGraphEngine.open(resolved.info);
     notice(`Runtime: TF.js ${backend.name} backend (TF.js graph model ${resolved.info.weights}: ${engine.describe()}).`);
     return { engine, runtime: 'tfjs' };
   }

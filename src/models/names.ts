@@ -1,6 +1,6 @@
 /** Suggestions for a mistyped layer or tensor name. */
 
-/** Up to five names closest to `wanted` (substring matches first, then by edit distance). */
+/** Up to five names closest to `wanted` (names containing it first, then by edit distance). */
 export function nearestNames(wanted: string, names: string[]): string[] {
   const distance = (a: string, b: string): number => {
     const row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -15,9 +15,10 @@ export function nearestNames(wanted: string, names: string[]): string[] {
     }
     return row[b.length];
   };
+  // Names containing what was typed come first (shortest first); then the rest by edit distance.
   return [...names]
-    .map((n) => ({ n, d: n.includes(wanted) || wanted.includes(n) ? 0 : distance(wanted, n) }))
-    .sort((a, b) => a.d - b.d)
+    .map((n) => (n.includes(wanted) ? { n, group: 0, d: n.length - wanted.length } : { n, group: 1, d: distance(wanted, n) }))
+    .sort((a, b) => a.group - b.group || a.d - b.d)
     .slice(0, 5)
     .map((x) => x.n);
 }

@@ -240,7 +240,8 @@ async function openSession(bytes: Uint8Array, file: string, summary: OnnxGraphSu
   try {
     return await OnnxEngine.create(bytes, { threads });
   } catch (err) {
-    const detail = ((err as { cause?: Error }).cause ?? (err as Error)).message.split('\n')[0];
+    // ORT prefixes its messages with the C++ source location and function signature: drop them.
+    const detail = ((err as { cause?: Error }).cause ?? (err as Error)).message.split('\n')[0].replace(/^\S*onnxruntime_src\S*\s+.*?\)\s+/, '');
     const opset = summary.opsets[''] ?? summary.opsets['ai.onnx'];
     const domains = Object.keys(summary.opsets).filter((d) => d !== '' && d !== 'ai.onnx');
     throw new RuntimeError(`ONNX Runtime ${onnxRuntimeVersion() ?? ''} cannot load ${file}: ${detail}`, {

@@ -20,7 +20,7 @@ import type { BackboneInfo } from '../formats/features.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { nearestNames } from './names.js';
 import { externalPreprocessing, type ExternalBackboneInfo, type ExternalBackboneOptions } from './onnx_backbone.js';
-import { guessLayout, pooledDim, poolFeatures, type TensorLayout } from './pool_features.js';
+import { pooledDim, poolFeatures, type TensorLayout } from './pool_features.js';
 import { describePreprocess } from './preprocess.js';
 import { weightsSha256 } from './weights.js';
 
@@ -281,7 +281,7 @@ export class TfjsGraphEngine implements FeatureEngine {
     this.name = `tfjs-${tf.getBackend()} graph model`;
   }
 
-  static async open(info: BackboneInfo, options: { onNotice?: (m: string) => void } = {}): Promise<TfjsGraphEngine> {
+  static async open(info: BackboneInfo): Promise<TfjsGraphEngine> {
     const source = await readTfjsModelSource(info.weights);
     const sha = await weightsSha256(source.jsonPath);
     if (sha !== info.weightsSha256) {
@@ -296,11 +296,8 @@ export class TfjsGraphEngine implements FeatureEngine {
     const [y] = await executeNodes(model, info.external!.inputName, x, [info.layer]);
     const dims = [...y.shape];
     tf.dispose([x, y]);
-    const { layout, ambiguous } = guessLayout(dims, 'nhwc');
-    if (dims.length === 4 && info.pooling !== 'none' && ambiguous) {
-      options.onNotice?.(`The shape of ${info.layer} [${dims.join(', ')}] does not tell its channel axis; pooling it as NHWC (TF's layout).`);
-    }
-    return new TfjsGraphEngine(model, info, dims, layout);
+    // TF graphs are channels-last (TF's CPU kernels compute NHWC only), so no guessing here.
+    return new TfjsGraphEngine(model, info, dims, 'nhwc');
   }
 
   describe(): string {
@@ -379,7 +376,7 @@ export async function describeTfjsModel(source: string, options: { inputSize?: n
       const t = results[i];
       if (t.dtype === 'float32' && t.rank >= 2 && t.shape[0] === 2) {
         const shape = [1, ...t.shape.slice(1)];
-        const layout = shape.length === 4 ? guessLayout(shape, 'nhwc').layout : undefined;
+        const layout = shape.length === 4 ? ('nhwc' as const) : undefined;
         tensors.push({ name: n.name, opType: n.op, shape, layout, features: pooledDim(shape, 'avg', layout ?? 'nhwc'), isOutput: outputs.includes(n.name) });
       }
     });
