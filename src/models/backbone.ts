@@ -244,6 +244,12 @@ export async function loadBackbone(options: BackboneOptions): Promise<Backbone> 
   return buildBackbone(await resolveBackbone(options), { onNotice: options.onNotice });
 }
 
+/** Short name for messages: 'mobilenet 0.25', or 'resnet18.onnx (onnx)' for a model of another framework. */
+export function backboneLabel(info: BackboneInfo): string {
+  if (info.external) return `${path.basename(info.weights)} (${info.external.format})`;
+  return `${info.name}${info.alpha !== undefined ? ` ${info.alpha}` : ''}`;
+}
+
 /** The options that rebuild the backbone a features file or model was made with. */
 export function backboneOptionsFrom(info: BackboneInfo): BackboneOptions {
   if (info.external) {
