@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { auto } from '../src/auto/auto.js';
 import { svmFit } from '../src/classify/commands.js';
 import { decodeImage } from '../src/data/decode.js';
+import { finetune } from '../src/finetune/finetune.js';
 import { extractFeatures, type ExtractOptions } from '../src/extract/extract.js';
 import { writeFeatures } from '../src/extract/features_file.js';
 import { resolveBackbone } from '../src/models/backbone.js';
@@ -132,6 +133,24 @@ test('tfjs: layers model (a zoo model saved by TF.js) gives the zoo model\'s fea
     assert.equal(out.stats.runtime, runtime);
     assert.ok(relDiff(out.features, zoo.features) <= RTOL, runtime);
   }
+});
+
+test('tfjs: layers model fine-tunes (head on its last layer, first 80% frozen) and predicts; onnx: and graph models are refused', async () => {
+  const out = path.join(tmp, 'finetuned');
+  const notices: string[] = [];
+  const r = await finetune(DATA, { out, model: `tfjs:${LAYERS}`, preprocess: 'tf', headEpochs: 2, epochs: 1, batchSize: 8, views: 1, augment: 'none', cache: false, onNotice: (m) => notices.push(m) });
+  assert.equal(r.meta.architecture, `tfjs:${LAYERS}`);
+  assert.equal(r.meta.preprocessing.mode, 'tf');
+  assert.equal(r.meta.preprocessing.inputSize, 64);
+  assert.match(r.meta.freeze.description, /^the first \d+ of \d+ layers \(0\.8\)/);
+  assert.equal(r.meta.backbone?.external?.format, 'tfjs-layers');
+  assert.deepEqual([...new Set(r.meta.history.map((e) => e.phase))], ['head', 'finetune']);
+  assert.ok(notices.some((m) => /^Fine-tuning tfjs:.*frozen the first/.test(m)), notices.join('\n'));
+  const predicted = await predict(out, [path.join(DATA, 'red', '1.png')]);
+  assert.ok('label' in predicted.predictions[0] && ['red', 'blue'].includes(predicted.predictions[0].label));
+  await assert.rejects(finetune(DATA, { out: path.join(tmp, 'x'), model: `onnx:${ONNX}`, preprocess: 'tf' }), (err: any) => /ONNX model cannot be fine-tuned/.test(err.message) && /svm/.test(err.suggestion));
+  await assert.rejects(finetune(DATA, { out: path.join(tmp, 'y'), model: `tfjs:${GRAPH}`, preprocess: 'tf' }), { code: 'BACKBONE_NOT_LAYERS' });
+  await assert.rejects(finetune(DATA, { out: path.join(tmp, 'z'), model: 'mobilenet', preprocess: 'tf' }), { code: 'FINETUNE_BAD_OPTION' });
 });
 
 test('SVM on onnx: features predicts images through the recorded backbone and preprocessing; ftk auto takes the SVM path and says why', { timeout: 300_000 }, async () => {

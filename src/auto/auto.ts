@@ -161,7 +161,6 @@ async function earlyExternalTensor(info: BackboneInfo): Promise<string | undefin
 function cannotTrainReason(info: BackboneInfo): string | undefined {
   if (info.external?.format === 'onnx') return 'the backbone is an ONNX model and ONNX Runtime for Node has no training, so fine-tuning cannot run';
   if (info.external?.format === 'tfjs-graph') return 'the backbone is a TF.js graph model (inference only), so fine-tuning cannot run';
-  if (info.external?.format === 'tfjs-layers') return 'fine-tuning a tfjs: layers model is not wired into auto mode';
   return undefined;
 }
 
@@ -338,6 +337,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     model: o.model,
     alpha: o.alpha,
     weights: o.weights,
+    // The head goes on the chosen layer of a tfjs: model; zoo models are cut before their top.
+    ...(external ? { layer: o.layer, preprocess: o.preprocess } : {}),
     inputSize: o.inputSize,
     seed: o.seed,
     backend: o.backend,
