@@ -306,3 +306,30 @@ test('describeOnnxModel lists the tensors with measured shapes; the CLI prints t
   assert.deepEqual(saved.meta.model.preprocessing, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255, channels: 'rgb' });
   assert.equal(saved.meta.model.layer, 'conv_pw_5_relu');
 });
+
+test('CLI flags: --preprocess custom with --mean/--std/--pixel-scale/--bgr become typed options; a named mode with them is refused', async () => {
+  const { Command } = await import('commander');
+  const { bottleneckCommand } = await import('../src/cli/commands/bottleneck.js');
+  const parse = async (argv: string[]) => {
+    let seen: ExtractOptions | undefined;
+    const program = new Command('ftk').exitOverride();
+    const cmd = bottleneckCommand(async (ctx) => {
+      seen = ctx.options;
+      return 0;
+    });
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeErr: () => undefined });
+    program.addCommand(cmd);
+    await program.parseAsync(['node', 'ftk', 'bottleneck', 'extract', 'data', '--out', 'f', ...argv]);
+    return seen!;
+  };
+  const custom = await parse(['--model', 'onnx:m.onnx', '--preprocess', 'custom', '--mean', '123.675,116.28,103.53', '--std', '58.4', '--pixel-scale', '1', '--bgr']);
+  assert.equal(custom.model, 'onnx:m.onnx');
+  assert.deepEqual(custom.preprocess, { mean: [123.675, 116.28, 103.53], std: [58.4], scale: 1, channels: 'bgr' });
+  assert.deepEqual(resolvePreprocess(custom.preprocess!), { mean: [123.675, 116.28, 103.53], std: [58.4, 58.4, 58.4], scale: 1, channels: 'bgr' });
+  assert.equal((await parse(['--preprocess', 'torch'])).preprocess, 'torch');
+  assert.equal((await parse([])).preprocess, undefined);
+  assert.deepEqual((await parse(['--pixel-scale', '1/255'])).preprocess, { scale: 1 / 255 });
+  await assert.rejects(parse(['--preprocess', 'torch', '--mean', '0.5']), { code: 'PREPROCESS_BAD_VALUE' });
+  await assert.rejects(parse(['--mean', '1,2']), /--mean must be 3 comma-separated numbers/);
+});

@@ -2,6 +2,7 @@
  * Options of `finetune()` / `ftk finetune`, their defaults (each in exactly one place:
  * `FINETUNE_DEFAULTS`) and the validation table checked before anything runs.
  */
+import path from 'node:path';
 import { parseAugmentSpec, resolveAugment, type AugmentOptions, type ResolvedAugment } from '../data/augment.js';
 import { OptionsError } from '../errors.js';
 import { parseModelSource } from '../models/backbone.js';
@@ -260,7 +261,7 @@ function resolveExternalFinetune(options: FinetuneOptions, source: { kind: 'onnx
   const weights = options.weights ?? FINETUNE_DEFAULTS.weights;
   need(weights === FINETUNE_DEFAULTS.weights, `--weights applies to zoo models; a tfjs: model brings its own weights. Received weights=${weights}.`, 'Drop --weights.');
   return resolveCommon(options, {
-    model: `tfjs:${source.path}`,
+    model: `tfjs:${path.resolve(source.path)}`,
     scratch: false,
     weights,
     layer: options.layer,

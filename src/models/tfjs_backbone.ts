@@ -9,7 +9,8 @@
  *   for extraction when its layers allow, and fine-tunable.
  *
  * Files are read from disk directly (model.json + the shards its `weightsManifest` names); the
- * fingerprint hashes all of them. The input is NHWC `[N, H, W, 3]` float32 (TF's layout); the
+ * fingerprint hashes all of them. Preprocessing is the user's, or the one a model folder written
+ * by ftk records (`userDefinedMetadata.ftk.preprocessing`, or `ftk finetune`'s ftk.json). The input is NHWC `[N, H, W, 3]` float32 (TF's layout); the
  * size comes from the model or `inputSize` when the model leaves it open.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -208,20 +209,30 @@ async function loadGraph(source: TfjsModelSource): Promise<tf.GraphModel> {
   }
 }
 
+/** The preprocessing of a model folder ftk wrote (`ftk finetune`: ftk.json next to model.json), if any. */
+async function ftkFolderPreprocessing(jsonPath: string): Promise<BackboneInfo['preprocessing'] | undefined> {
+  try {
+    const meta = JSON.parse(await fsp.readFile(path.join(path.dirname(jsonPath), 'ftk.json'), 'utf8')) as { preprocessing?: { mode?: BackboneInfo['preprocessing'] } };
+    return meta.preprocessing?.mode;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Works out the backbone description of a TF.js model (graph: without loading its weights). */
 export async function resolveTfjsModel(source: string, options: ExternalBackboneOptions): Promise<ExternalBackboneInfo> {
   const model = await readTfjsModelSource(source);
   const where = model.jsonPath;
   const sha = await weightsSha256(model.jsonPath);
-  const recorded = (model.json.userDefinedMetadata?.ftk as { preprocessing?: BackboneInfo['preprocessing'] } | undefined)?.preprocessing;
-  const base = { weightsSha256: sha, weights: path.dirname(model.jsonPath), pooling: options.pooling ?? 'avg', crop: options.crop ?? 'squash' } as const;
+  const recorded = (model.json.userDefinedMetadata?.ftk as { preprocessing?: BackboneInfo['preprocessing'] } | undefined)?.preprocessing ?? (await ftkFolderPreprocessing(model.jsonPath));
+  const base = { weightsSha256: sha, weights: model.jsonPath, pooling: options.pooling ?? 'avg', crop: options.crop ?? 'squash' } as const;
   if (model.format === 'graph-model') {
     const input = graphInput(model);
     const inputSize = nhwcInputSize(input.dims, where, options.inputSize);
     const names = graphNodes(model).filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && n.op !== 'NoOp').map((n) => n.name);
     const layer = options.layer ?? graphOutputs(model)[0];
     if (!layer) throw new OptionsError(`${where} has no output node.`, { code: 'TFJS_NO_OUTPUT', suggestion: 'Pass --layer <node name>.' });
-    if (!names.includes(stripPort(layer))) throw unknownName(where, layer, names, path.dirname(model.jsonPath));
+    if (!names.includes(stripPort(layer))) throw unknownName(where, layer, names, model.jsonPath);
     return {
       ...base,
       name: 'tfjs',
@@ -239,7 +250,7 @@ export async function resolveTfjsModel(source: string, options: ExternalBackbone
     const inputSize = nhwcInputSize(layers.inputs[0].shape, where, options.inputSize);
     const names = layers.layers.map((l) => l.name);
     const layer = options.layer ?? names[names.length - 1];
-    if (!names.includes(layer)) throw unknownName(where, layer, names, path.dirname(model.jsonPath));
+    if (!names.includes(layer)) throw unknownName(where, layer, names, model.jsonPath);
     return {
       ...base,
       name: 'tfjs',
