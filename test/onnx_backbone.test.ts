@@ -96,7 +96,7 @@ before(async () => {
 const run = (options: ExtractOptions) => extractFeatures(DATA, { cache: false, decodeWorkers: 0, ...options });
 
 for (const name of ['mobilenet', 'mobilenet_v2']) {
-  test(`${name}: onnx: features (NHWC and NCHW graphs, graph output) equal the zoo model's within 1e-4`, async () => {
+  test(`${name}: onnx: features (NHWC and NCHW graphs, graph output) equal the zoo model's within 1e-4`, async (t) => {
     const f = fixtures[name];
     const zoo = await run({ ...f.zoo, runtime: 'tfjs' });
     for (const file of [f.nhwc, f.nchw]) {
@@ -106,13 +106,14 @@ for (const name of ['mobilenet', 'mobilenet_v2']) {
       assert.equal(onnx.stats.runtime, 'onnx');
       const diff = relDiff(onnx.features, zoo.features);
       assert.ok(diff <= RTOL, `${path.basename(file)}: max relative difference ${diff}`);
+      t.diagnostic(`${name} ${path.basename(file)}: max |onnx - zoo| / max |zoo| = ${diff.toExponential(2)}`);
       assert.equal(onnx.meta.model.name, 'onnx');
       assert.equal(onnx.meta.model.external?.inputLayout, file === f.nchw ? 'nchw' : 'nhwc');
     }
   });
 }
 
-test('an intermediate tensor (--layer) is pooled in its own layout (NCHW inside the graph) and equals the zoo layer, avg and max', async () => {
+test('an intermediate tensor (--layer) is pooled in its own layout (NCHW inside the graph) and equals the zoo layer, avg and max', async (t) => {
   const f = fixtures.mobilenet;
   for (const pooling of ['avg', 'max'] as const) {
     const zoo = await run({ ...f.zoo, layer: 'conv_pw_5_relu', pooling, runtime: 'tfjs' });
@@ -120,6 +121,7 @@ test('an intermediate tensor (--layer) is pooled in its own layout (NCHW inside 
     assert.deepEqual(onnx.meta.shape, [6, 64]);
     const diff = relDiff(onnx.features, zoo.features);
     assert.ok(diff <= RTOL, `${pooling}: max relative difference ${diff}`);
+    t.diagnostic(`conv_pw_5_relu ${pooling}: max |onnx - zoo| / max |zoo| = ${diff.toExponential(2)}`);
   }
 });
 

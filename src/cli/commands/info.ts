@@ -29,9 +29,10 @@ interface TensorRow {
 /** Text lines of a foreign model's candidate bottlenecks. */
 function tensorLines(rows: TensorRow[]): string[] {
   const width = Math.min(60, Math.max(4, ...rows.map((r) => r.name.length)));
+  const opWidth = Math.max(2, ...rows.map((r) => r.opType.length));
   return rows.map(
     (r) =>
-      `  ${r.name.padEnd(width)}  ${r.opType.padEnd(18)} [${r.shape.join(', ')}]${r.layout ? ` ${r.layout.toUpperCase()}` : ''}  -> ${r.features}${r.shape.length === 4 ? ' (avg-pooled)' : ''}${r.isOutput ? '  (graph output)' : ''}`,
+      `  ${r.name.padEnd(width)}  ${r.opType.padEnd(opWidth)} [${r.shape.join(', ')}]${r.layout ? ` ${r.layout.toUpperCase()}` : ''}  -> ${r.features}${r.shape.length === 4 ? ' (avg-pooled)' : ''}${r.isOutput ? '  (graph output)' : ''}`,
   );
 }
 
