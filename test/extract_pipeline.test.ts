@@ -18,6 +18,7 @@ import { bottleneckCommand, type ExtractContext, type MergeContext } from '../sr
 import { findDataset } from '../src/data/dataset.js';
 import { decodeImage } from '../src/data/decode.js';
 import { DecodePool } from '../src/data/decode_pool.js';
+import { preprocessPixels } from '../src/models/preprocess.js';
 import { extractFeatures } from '../src/extract/extract.js';
 import { readFeatures, writeFeatures } from '../src/extract/features_file.js';
 import { openEngine } from '../src/extract/runtime_choice.js';
@@ -127,6 +128,28 @@ test('decode pool: at most `window` images in flight whatever the number of task
     assert.equal(pool.peakInFlight, 4);
   } finally {
     await pool.close();
+  }
+});
+
+test('decode pool: preprocessing runs in the workers; a yielded view is never overwritten while the consumer holds it', async () => {
+  const ds = await findDataset(datasetRoot);
+  const tasks = ds.entries.filter((e) => !e.file.includes('bad_')).slice(0, 24).map((e) => ({ file: e.path, name: e.file }));
+  const expected = await Promise.all(tasks.map(async (t) => preprocessPixels((await decodeImage(t.file, { size: 40 }, t.name)).pixels, 'caffe')));
+  for (const workers of [2, 0]) {
+    const pool = new DecodePool({ workers, size: 40, preprocessing: 'caffe' });
+    try {
+      let k = 0;
+      for await (const r of pool.map(tasks, 3)) {
+        const held = Float32Array.from(r.pixels!);
+        assert.deepEqual(held, expected[k], `${tasks[k].name} (workers=${workers})`);
+        await new Promise((resolve) => setTimeout(resolve, 10)); // workers decode the next ones meanwhile
+        assert.deepEqual(r.pixels, held, `${tasks[k].name} changed while held (workers=${workers})`);
+        k++;
+      }
+      assert.equal(k, tasks.length);
+    } finally {
+      await pool.close();
+    }
   }
 });
 

@@ -28,9 +28,13 @@ import { DatasetError, OptionsError } from '../errors.js';
 import { extractFeatures } from '../extract/extract.js';
 import { writeFeatures } from '../extract/features_file.js';
 import { finetune } from '../finetune/finetune.js';
-import type { FeaturesMeta } from '../formats/features.js';
+import type { BackboneInfo, FeaturesMeta } from '../formats/features.js';
 import type { LearningCurve, LearningCurvePoint, PathName, PathResult, RunReport, TimingStage } from '../formats/run_report.js';
+import { backboneLabel, isExternalModel } from '../models/backbone.js';
+import { describeOnnxModel } from '../models/onnx_backbone.js';
+import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
+import { describeTfjsModel } from '../models/tfjs_backbone.js';
 import { loadClassifier } from '../predict/formats.js';
 import { estimateCrossover, gridFromSearch, pairedComparison, pathResultFromPredictions } from '../report/build.js';
 import { writeReport } from '../report/report.js';
@@ -43,7 +47,10 @@ import { recommend, type DomainProbe } from './recommend.js';
 export interface AutoOptions {
   /** Run folder: run.json, report.*, bundle/, features, per-fold models. Required. */
   out: string;
-  /** Backbone architecture. Default 'mobilenet_v2'. */
+  /**
+   * Backbone architecture. Default 'mobilenet_v2'. Models of other frameworks (`onnx:<file>`,
+   * `tfjs:<folder>` graph models) cannot be trained here: auto then takes the SVM path and says why.
+   */
   model?: string;
   /** Width multiplier (MobileNets). Default 1.0. */
   alpha?: number;
@@ -51,6 +58,10 @@ export interface AutoOptions {
   weights?: string;
   /** Square input size of both paths. Default: the model's. */
   inputSize?: number;
+  /** Bottleneck layer (zoo) or tensor/node (`onnx:`/`tfjs:` models). Default: the model's last / output. */
+  layer?: string;
+  /** `onnx:`/`tfjs:` models: their input normalisation (see BackboneOptions.preprocess). */
+  preprocess?: string | CustomPreprocessOptions;
   /** Time budget in minutes for the whole run. Default 30. */
   budget?: number;
   /** Stratified folds shared by both paths. Default 5. */
@@ -139,6 +150,20 @@ function takeRows(X: Float32Array, d: number, rows: ArrayLike<number>) {
   return { data, rows: rows.length, cols: d };
 }
 
+/** For `onnx:`/`tfjs:` backbones: the 4-D tensor at about 40% of the graph's 4-D tensors. */
+async function earlyExternalTensor(info: BackboneInfo): Promise<string | undefined> {
+  const listing = info.external?.format === 'onnx' ? await describeOnnxModel(info.weights, { inputSize: info.inputSize }) : await describeTfjsModel(info.weights, { inputSize: info.inputSize });
+  const maps = listing.tensors.filter((t) => t.shape.length === 4 && t.shape[1] > 1 && t.shape[2] > 1);
+  return maps[Math.floor(maps.length * 0.4)]?.name;
+}
+
+/** Why a backbone cannot be fine-tuned here, or undefined when it can. */
+function cannotTrainReason(info: BackboneInfo): string | undefined {
+  if (info.external?.format === 'onnx') return 'the backbone is an ONNX model and ONNX Runtime for Node has no training, so fine-tuning cannot run';
+  if (info.external?.format === 'tfjs-graph') return 'the backbone is a TF.js graph model (inference only), so fine-tuning cannot run';
+  return undefined;
+}
+
 /** The layer at about 40% of the network's depth: "early" features for the domain probe. */
 function earlyLayerName(model: string, alpha: number | undefined): string {
   const spec = getModelSpec(model);
@@ -189,7 +214,15 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     });
   }
   const backend = await selectBackend({ backend: o.backend ?? 'auto', onNotice: say });
-  const backboneOptions = { model: o.model, alpha: o.alpha, weights: o.weights, inputSize: o.inputSize };
+  const external = isExternalModel(o.model);
+  const backboneOptions = {
+    model: o.model,
+    alpha: o.alpha,
+    weights: o.weights,
+    inputSize: o.inputSize,
+    layer: o.layer,
+    preprocess: o.preprocess,
+  };
   say(`Extracting ${o.model} features of ${dataset.entries.length} images (cached: a rerun is free)`);
   const extracted = await timed(
     'features',
@@ -204,6 +237,9 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     { images: dataset.entries.length },
   );
   const { features: X, meta } = extracted;
+  const untrainable = cannotTrainReason(meta.model);
+  if (untrainable && !o.svmOnly) say(`Only the SVM path can run: ${untrainable}.`);
+  const svmOnly = o.svmOnly || untrainable !== undefined;
   const [n, d] = meta.shape;
   const labels = meta.labels;
   await writeFeatures(path.join(runDir, 'features'), X, meta);
@@ -233,7 +269,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   if (Math.min(...dataset.classes.map((_, c) => Array.from(probeRows).filter((r) => labels[r] === c).length)) >= 3) {
     say('Domain probe: linear separability of early vs late features');
     probe = await timed('domain probe', async () => {
-      const early = earlyLayerName(o.model, o.alpha);
+      const early = external ? await earlyExternalTensor(meta.model) : earlyLayerName(o.model, o.alpha);
+      if (early === undefined) return undefined;
       const probeSet = subset(dataset, probeRows, meta.files);
       const earlyFeat = await extractFeatures(probeSet, { ...backboneOptions, layer: early, backend: o.backend, cache: o.cache });
       const lateMeta = { ...meta, files: Array.from(probeRows, (r) => meta.files[r]), labels: Array.from(probeRows, (r) => labels[r]) };
@@ -247,7 +284,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       return { earlyAccuracy: e.meanAccuracy, lateAccuracy: l.meanAccuracy, earlyLayer: early, lateLayer: meta.model.layer, images: probeRows.length };
     });
   }
-  const prior = recommend({ counts, probe, canTrain: !o.svmOnly, cannotTrainReason: o.svmOnly ? 'fine-tuning was turned off (--svm-only)' : undefined });
+  const prior = recommend({ counts, probe, canTrain: !svmOnly, cannotTrainReason: o.svmOnly ? 'fine-tuning was turned off (--svm-only)' : untrainable });
   for (const r of prior.reasons) say(`prior: ${r}`);
 
   // 3. Shared folds.
@@ -283,7 +320,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   const svmMs = performance.now() - svmStart;
   stages.push({ name: 'svm cv (nested grid)', ms: svmMs, images: n, path: 'svm' });
   const svmResult = pathResultFromPredictions('svm', svmPredicted, dataset.classes.length, { ...info, probabilities: svmProba }, {
-    label: `RBF SVM on ${o.model}${o.alpha !== undefined ? ` ${o.alpha}` : ''} features (C, gamma by inner ${innerFolds}-fold grid)`,
+    label: `RBF SVM on ${backboneLabel(meta.model)} features (C, gamma by inner ${innerFolds}-fold grid)`,
     elapsedMs: svmMs,
     notes: svmFoldParams,
   });
@@ -300,6 +337,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     model: o.model,
     alpha: o.alpha,
     weights: o.weights,
+    // The head goes on the chosen layer of a tfjs: model; zoo models are cut before their top.
+    ...(external ? { layer: o.layer, preprocess: o.preprocess } : {}),
     inputSize: o.inputSize,
     seed: o.seed,
     backend: o.backend,
@@ -333,7 +372,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       clf.dispose();
     }
   };
-  if (!o.svmOnly) {
+  if (!svmOnly) {
     const ftStart = performance.now();
     for (let f = 0; f < k; f++) {
       const remaining = o.budget - elapsedMin();
@@ -401,7 +440,9 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       evidenceReasons.push(`No significant difference: ${diffText}; the cheaper path (SVM: seconds to train, one feature pass to predict) is chosen.`);
     }
   } else {
-    evidenceReasons.push(o.svmOnly ? 'Only the SVM path was run (--svm-only).' : 'Fine-tuning could not be compared within the budget; the SVM is chosen.');
+    evidenceReasons.push(
+      o.svmOnly ? 'Only the SVM path was run (--svm-only).' : untrainable ? `Only the SVM path was run: ${untrainable}.` : 'Fine-tuning could not be compared within the budget; the SVM is chosen.',
+    );
   }
   for (const r of evidenceReasons) say(`evidence: ${r}`);
 

@@ -330,7 +330,19 @@ export class SvmClassifier {
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw new SvmModelError(`SVM model ${path} is not valid JSON.`, { code: 'SVM_MODEL_INVALID', suggestion: 'Fit the model again.', cause: e });
+      if (/^\s*svm_type\s/.test(text)) {
+        throw new SvmModelError(`SVM model ${path} is a libsvm text model (svm-train output); ftk reads its own JSON format.`, {
+          code: 'SVM_MODEL_INVALID',
+          suggestion: 'Fit the model with `ftk svm fit --out model.json` on features from `ftk bottleneck extract`.',
+          cause: e,
+        });
+      }
+      const nan = /\b(NaN|-?Infinity)\b/.test(text) ? ' (it holds NaN or Infinity, which JSON does not allow: the model was edited or written by another tool)' : '';
+      throw new SvmModelError(`SVM model ${path} is not valid JSON: ${(e as Error).message}${nan}.`, {
+        code: 'SVM_MODEL_INVALID',
+        suggestion: 'Fit the model again (`ftk svm fit --out model.json`).',
+        cause: e,
+      });
     }
     return SvmClassifier.fromJSON(json, path);
   }

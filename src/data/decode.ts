@@ -8,7 +8,9 @@
  *
  * What every input becomes (8-bit sRGB RGB):
  * - JPEG, PNG, WebP, GIF (first frame), TIFF (first page), AVIF; the format is read from the
- *   content, not the extension (a PNG named .jpg decodes).
+ *   content, not the extension (a PNG named .jpg decodes). Markup (SVG, HTML, XML) is refused
+ *   before libvips sees it: libvips would render an SVG, which no Keras loader reads and which
+ *   ftk does not list as an image format (a .svg file is skipped by `findDataset` too).
  * - Grey is replicated to R=G=B; palette images are expanded; 16-bit images are scaled to 8 bits
  *   by dropping the low byte (`v >> 8`, what TF's `convert_image_dtype` does); CMYK is converted
  *   to sRGB by lcms through libvips' generic CMYK profile (an embedded CMYK profile is ignored,
@@ -58,6 +60,8 @@ export interface DecodeOptions {
    * Default 89,478,485 (`DEFAULT_MAX_INPUT_PIXELS`, PIL's `MAX_IMAGE_PIXELS`).
    */
   maxInputPixels?: number;
+  /** Buffer to write the pixels into (height*width*3 floats). Default: a new Float32Array. */
+  out?: Float32Array;
 }
 
 export interface DecodedImage {
@@ -146,6 +150,8 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   const resolved = resolveDecodeOptions(options);
   const file = name ?? (typeof input === 'string' ? input : '<buffer>');
   await checkInput(input, file);
+  const markup = markupReason(typeof input === 'string' ? await head(input, 256) : input.subarray(0, 256));
+  if (markup) throw new ImageDecodeError(file, markup);
 
   let data: Buffer;
   let info: OutputInfo;
@@ -165,7 +171,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   const rgb = toRgb(data, sourceHeight * sourceWidth, info.channels);
   const { height, width } = resolved;
   const box = resolved.crop === 'center' ? centerCropBox(sourceHeight, sourceWidth, height, width) : undefined;
-  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box });
+  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box, out: options.out });
   return { pixels, height, width, sourceHeight, sourceWidth };
 }
 
@@ -200,12 +206,16 @@ async function checkInput(input: string | Buffer, file: string): Promise<void> {
   if (size === 0) throw new ImageDecodeError(file, 'zero-byte file');
 }
 
-function fsReason(err: unknown): string {
+/** Why a file cannot be opened, in the words every skip reason uses (hashing, decoding). */
+export function fileErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'file not found';
+  if (code === 'ELOOP') return 'symlink loop';
   if (code === 'EACCES' || code === 'EPERM') return 'unreadable file (permission denied)';
   return `unreadable file (${code ?? (err as Error).message})`;
 }
+
+const fsReason = fileErrorReason;
 
 /** Maps a sharp/libvips failure to a short reason. */
 async function failureReason(err: unknown, input: string | Buffer, maxInputPixels: number): Promise<string> {
@@ -256,13 +266,27 @@ function isHeic(bytes: Buffer): boolean {
   return ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(bytes.toString('latin1', 8, 12));
 }
 
-/** Names what a file that sharp cannot identify probably is. */
-function sniffUnsupported(bytes: Buffer): string {
-  if (bytes.length === 0) return 'unsupported format';
+/**
+ * The reason to refuse markup (no supported image format starts with '<'), or undefined: HTML
+ * pages saved under an image name, SVG, other XML.
+ */
+function markupReason(bytes: Buffer): string | undefined {
   const text = bytes.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart().toLowerCase();
+  if (!text.startsWith('<')) return undefined;
   if (text.startsWith('<!doctype html') || text.startsWith('<html') || /<(html|head|body)[\s>]/.test(text)) {
     return 'not an image (looks like HTML)';
   }
+  if (/<svg[\s>]/.test(text) || text.startsWith('<!doctype svg')) return 'unsupported format (SVG)';
+  return 'not an image (looks like XML or HTML)';
+}
+
+/** Names what a file that sharp cannot identify probably is. */
+function sniffUnsupported(bytes: Buffer): string {
+  if (bytes.length === 0) return 'unsupported format';
+  const markup = markupReason(bytes);
+  if (markup) return markup;
+  const text = bytes.toString('latin1').trimStart().toLowerCase();
+  if (/<(html|head|body)[\s>]/.test(text)) return 'not an image (looks like HTML)';
   if (text.startsWith('%pdf')) return 'not an image (PDF document)';
   if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'not an image (ZIP archive)';
   if (bytes[0] === 0x42 && bytes[1] === 0x4d) return 'unsupported format (BMP)';

@@ -1,18 +1,26 @@
 /**
- * Decode worker thread (see decode_pool.ts): receives `{ id, file, name }` tasks, answers
- * `{ id, pixels?, reason? }` with the pixel buffer transferred (not copied). Tasks run as they
- * arrive; the pool bounds how many each worker holds.
+ * Decode worker thread (see decode_pool.ts). Messages in: `{ ring }` (a SharedArrayBuffer of
+ * pixel slots, sent before the tasks that use it) and `{ id, file, name, slot }`. The pixels are
+ * written straight into slot `slot` of the ring, so nothing is allocated, copied or transferred
+ * per image; the answer is `{ id, slot }` or `{ id, reason }`. Tasks run as they arrive; the pool
+ * bounds how many each worker holds and never reuses a slot before its image is consumed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeForModel, type DecodeTaskOptions } from './decode_task.js';
 
 const options = workerData as DecodeTaskOptions;
 const port = parentPort!;
+const slotFloats = options.size * options.size * 3;
+let ring: SharedArrayBuffer | undefined;
 
-port.on('message', (task: { id: number; file: string; name: string }) => {
-  void decodeForModel(task.file, task.name, options).then((result) => {
-    if (result.pixels) port.postMessage({ id: task.id, pixels: result.pixels }, [result.pixels.buffer as ArrayBuffer]);
-    else port.postMessage({ id: task.id, reason: result.reason });
+port.on('message', (msg: { ring?: SharedArrayBuffer; id: number; file: string; name: string; slot: number }) => {
+  if (msg.ring) {
+    ring = msg.ring;
+    return;
+  }
+  const out = new Float32Array(ring!, msg.slot * slotFloats * 4, slotFloats);
+  void decodeForModel(msg.file, msg.name, options, out).then((result) => {
+    port.postMessage(result.pixels ? { id: msg.id, slot: msg.slot } : { id: msg.id, reason: result.reason });
   });
 });
 port.postMessage({ ready: true });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { compareCodePoints } from './dataset.js';
+import { fileErrorReason } from './decode.js';
 
 /** Files up to this size are read whole (much faster than a stream for photos); larger ones are streamed. */
 const WHOLE_READ_LIMIT = 32 << 20;
@@ -45,10 +46,9 @@ export function findDuplicates(entries: readonly { file: string; hash: string }[
   return groups.sort((a, b) => compareCodePoints(a[0], b[0]));
 }
 
-/** Why a file could not be read, in the words the decoder uses too. */
+/** Why a file could not be read, in the words the decoder uses (a file gone or a symlink loop gives the decoder's reason, not an errno). */
 export function unreadableReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM' ? 'unreadable file (permission denied)' : `unreadable file (${code ?? (err as Error).message})`;
+  return fileErrorReason(err);
 }
 
 /**

@@ -21,7 +21,6 @@ import { findDuplicates, sha256Files } from '../data/hash.js';
 import { OptionsError } from '../errors.js';
 import { FEATURES_FORMAT_VERSION, type SkippedFile } from '../formats/features.js';
 import { resolveBackbone, type BackboneOptions } from '../models/backbone.js';
-import { preprocessPixels } from '../models/imagenet_utils.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { cacheDbPath } from '../runtime/paths.js';
@@ -54,7 +53,7 @@ export interface ExtractOptions extends BackboneOptions {
   /** Files hashed at once. Default 16. */
   hashConcurrency?: number;
   onProgress?: (progress: ExtractProgress) => void;
-  /** Called once per skipped file, as soon as it is found. */
+  /** Called once per skipped file, as soon as it is found (the dataset listing's ignored files first). */
   onSkip?: (skipped: SkippedFile) => void;
   /** One-off notices (runtime chosen, duplicates found). */
   onNotice?: (message: string) => void;
@@ -170,6 +169,8 @@ export async function extractFeatures(source: string | Dataset, options: Extract
     options.onSkip?.(s);
   };
   const skippedCount = () => skipped.length + dataset.ignored.length;
+  // Files the dataset listing set aside (hidden, other extensions, broken links) are skipped too.
+  for (const s of dataset.ignored) options.onSkip?.(s);
   const report = (p: Omit<ExtractProgress, 'imagesPerSecond' | 'etaSeconds'>, since: number) => {
     if (!options.onProgress) return;
     const seconds = (performance.now() - since) / 1000;
@@ -181,7 +182,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
     // Decode workers start now, while files are hashed and the engine loads (a dataset that turns
     // out to be cached closes them unused).
     if (n >= 2 * batchSize && decodeWorkers > 0) {
-      pool = new DecodePool({ workers: decodeWorkers, size: info.inputSize, crop: info.crop, maxInputPixels: options.maxInputPixels });
+      pool = new DecodePool({ workers: decodeWorkers, size: info.inputSize, crop: info.crop, preprocessing: info.preprocessing, maxInputPixels: options.maxInputPixels });
     }
     cache?.registerModel(info.fingerprint, info);
     let dim = cache?.dimension(info.fingerprint) ?? (await getEngine()).outputDim;
@@ -243,7 +244,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       // Under two batches: starting threads costs more than it saves; decode on this thread.
       if (misses.length < 2 * batchSize || !pool) {
         await pool?.close();
-        pool = new DecodePool({ workers: misses.length < 2 * batchSize ? 0 : decodeWorkers, size: inputSize, crop, maxInputPixels: options.maxInputPixels });
+        pool = new DecodePool({ workers: misses.length < 2 * batchSize ? 0 : decodeWorkers, size: inputSize, crop, preprocessing, maxInputPixels: options.maxInputPixels });
       }
       // Images are claimed in the cache before they are decoded, so processes sharing the cache share the work (claims.ts).
       const window = 2 * batchSize;
@@ -251,7 +252,6 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       let k = 0;
       const flush = async () => {
         if (k === 0) return;
-        preprocessPixels(batchBuffer.subarray(0, k * pixelsPerImage), preprocessing);
         const out = await eng.run(batchBuffer, k, inputSize, inputSize);
         const fresh = [];
         for (let j = 0; j < k; j++) {

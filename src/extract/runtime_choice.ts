@@ -6,6 +6,10 @@
  * ONNX path: the exported graph is cached next to the weights, keyed by the backbone fingerprint
  * (src/runtime/onnx_store.ts); with the file present the TF.js model is never built. A cached
  * file ONNX Runtime rejects is deleted and exported again.
+ *
+ * Models of other frameworks: `onnx:` models run on ONNX Runtime (OnnxBackboneEngine), TF.js
+ * graph models on TF.js (TfjsGraphEngine); forcing the other runtime is an error. `tfjs:` layers
+ * models take the zoo's path (exported to ONNX when their layers allow).
  */
 import { buildBackbone, type ResolvedBackbone } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
@@ -14,6 +18,8 @@ import { loadOnnxRuntime, OnnxEngine } from '../runtime/onnx_engine.js';
 import { OnnxExportError } from '../runtime/onnx_export.js';
 import { findOnnxGraph, removeOnnxGraph, storeOnnxGraph } from '../runtime/onnx_store.js';
 import { OptionsError } from '../errors.js';
+import { OnnxBackboneEngine } from '../models/onnx_backbone.js';
+import { TfjsGraphEngine } from '../models/tfjs_backbone.js';
 
 export type RuntimeName = 'onnx' | 'tfjs';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['onnx', 'tfjs'];
@@ -44,6 +50,24 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
     throw new OptionsError(`Unknown runtime "${wanted as string}".`, { code: 'RUNTIME_UNKNOWN', suggestion: `Must be one of [auto, ${RUNTIME_NAMES.join(', ')}].` });
   }
   const notice = (m: string) => options.onNotice?.(m);
+  const external = resolved.info.external?.format;
+  if (external === 'onnx') {
+    if (wanted === 'tfjs') {
+      throw new OptionsError(`${resolved.info.weights} is an ONNX model: it runs on ONNX Runtime only.`, { code: 'RUNTIME_UNAVAILABLE', suggestion: 'Drop --runtime tfjs (or pass --runtime onnx).' });
+    }
+    const engine = await OnnxBackboneEngine.open(resolved.info, { threads: options.threads, onNotice: options.onNotice });
+    notice(`Runtime: ${engine.name} (ONNX model ${resolved.info.weights}: ${engine.describe()}).`);
+    return { engine, runtime: 'onnx' };
+  }
+  if (external === 'tfjs-graph') {
+    if (wanted === 'onnx') {
+      throw new OptionsError(`${resolved.info.weights} is a TF.js graph model: it runs on TF.js only (ftk converts layers models to ONNX, not graphs).`, { code: 'RUNTIME_UNAVAILABLE', suggestion: 'Drop --runtime onnx (or pass --runtime tfjs).' });
+    }
+    const backend = await selectBackend({ backend: options.backend ?? 'auto' });
+    const engine = await TfjsGraphEngine.open(resolved.info);
+    notice(`Runtime: TF.js ${backend.name} backend (TF.js graph model ${resolved.info.weights}: ${engine.describe()}).`);
+    return { engine, runtime: 'tfjs' };
+  }
   const tfjs = async (model?: Awaited<ReturnType<typeof buildBackbone>>['model'], why?: string): Promise<OpenedEngine> => {
     const backend = await selectBackend({ backend: options.backend ?? 'auto' });
     const m = model ?? (await buildBackbone(resolved, { onNotice: options.onNotice })).model;

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../data/random.js';
+import { OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { buildBackbone, resolveBackbone, type ResolvedBackbone } from '../models/backbone.js';
 import type { PreprocessMode } from '../models/types.js';
@@ -67,6 +68,8 @@ export async function resolveFinetuneBackbone(r: ResolvedFinetuneOptions, onNoti
     inputSize: r.inputSize,
     crop: r.crop,
     pooling: 'none',
+    layer: r.layer,
+    preprocess: r.preprocess,
     onNotice,
   });
 }
@@ -103,6 +106,13 @@ export async function buildFinetuneModel(
   const base = backbone.model;
   const info = backbone.info;
   const x = base.outputs[0];
+  if (x.shape.length !== 4) {
+    base.dispose();
+    throw new OptionsError(`The new head goes on a feature map [N, H, W, C]; ${info.layer} outputs [${x.shape.map((d) => d ?? 'N').join(', ')}].`, {
+      code: 'FINETUNE_LAYER_RANK',
+      suggestion: 'Pass --layer with the last convolutional (4-D) layer, before the model\'s own pooling and classifier (`ftk info --model tfjs:<folder>` lists the layers).',
+    });
+  }
   const pool = r.pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }) : tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' });
   const dropout = tf.layers.dropout({ rate: r.dropout, name: 'dropout' });
   const dense = tf.layers.dense({ units: classes, activation: 'softmax', name: 'predictions' });

@@ -2,8 +2,11 @@
  * Options of `finetune()` / `ftk finetune`, their defaults (each in exactly one place:
  * `FINETUNE_DEFAULTS`) and the validation table checked before anything runs.
  */
+import path from 'node:path';
 import { parseAugmentSpec, resolveAugment, type AugmentOptions, type ResolvedAugment } from '../data/augment.js';
 import { OptionsError } from '../errors.js';
+import { parseModelSource } from '../models/backbone.js';
+import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import type { BackendName } from '../runtime/backend.js';
 import type { FreezeSpec } from './freeze.js';
@@ -47,8 +50,16 @@ export interface EpochRecord {
 export interface FinetuneOptions {
   /** Where the model folder goes (model.json, weights.bin, ftk.json, checkpoint.ftkc). Required. */
   out: string;
-  /** A zoo architecture (mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3) or 'smallcnn'. Default 'mobilenet_v2'. */
+  /**
+   * A zoo architecture (mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3), 'smallcnn',
+   * or a TF.js layers model `tfjs:<folder>` (its own weights; cut at `layer`). ONNX models and TF.js
+   * graph models cannot be trained. Default 'mobilenet_v2'.
+   */
   model?: string;
+  /** `tfjs:` models: the layer the new head goes on. Default: the model's last layer. */
+  layer?: string;
+  /** `tfjs:` models: their input normalisation (see BackboneOptions.preprocess). Required unless recorded. */
+  preprocess?: string | CustomPreprocessOptions;
   /** Width multiplier of the MobileNets. Default 1.0. */
   alpha?: number;
   /**
@@ -65,7 +76,8 @@ export interface FinetuneOptions {
   /**
    * Layers frozen in phase 2: a layer name, a block count, a fraction in (0, 1), 'all' (head only)
    * or 'none' (see freeze.ts). Default: `DEFAULT_FREEZE[model]` (MobileNet: 11, the stem and
-   * blocks 1-11, so blocks 12-13 train; others: the last two blocks train).
+   * blocks 1-11, so blocks 12-13 train; others: the last two blocks train); `tfjs:` models
+   * `DEFAULT_FREEZE_EXTERNAL` (the first 80% of the layers).
    */
   freeze?: FreezeSpec;
   /**
@@ -170,9 +182,15 @@ export const DEFAULT_FREEZE: Readonly<Record<string, FreezeSpec>> = Object.freez
   smallcnn: 'none',
 });
 
+/** Default `--freeze` of `tfjs:` layers models, whose blocks ftk does not know: the first 80% of the layers. */
+export const DEFAULT_FREEZE_EXTERNAL: FreezeSpec = 0.8;
+
 export interface ResolvedFinetuneOptions {
   out: string;
   model: string;
+  /** `tfjs:` models only. */
+  layer?: string;
+  preprocess?: string | CustomPreprocessOptions;
   /** True for 'smallcnn' and weights 'none'. */
   scratch: boolean;
   alpha?: number;
@@ -213,23 +231,55 @@ const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInt
 export function resolveFinetuneOptions(options: FinetuneOptions): ResolvedFinetuneOptions {
   const d = FINETUNE_DEFAULTS;
   need(typeof options.out === 'string' && options.out.length > 0, 'finetune needs an output folder (out / --out).', 'Pass --out <dir>.');
-  const model = (options.model ?? d.model).toLowerCase();
+  const source = parseModelSource(options.model ?? d.model);
+  if (source.kind !== 'zoo') return resolveExternalFinetune(options, source);
+  need(options.layer === undefined && options.preprocess === undefined, `--layer and --preprocess apply to tfjs: models; zoo models are cut before their top and use Keras' preprocessing. Received model=${source.name}.`, 'Drop --layer/--preprocess.');
+  const model = source.name.toLowerCase();
   const isSmall = model === 'smallcnn';
   if (!isSmall) getModelSpec(model); // throws MODEL_UNKNOWN with the allowed names
   const weights = options.weights ?? (isSmall ? 'none' : d.weights);
   need(!(isSmall && weights !== 'none'), `smallcnn has no pretrained weights; it trains from scratch. Received weights=${weights}.`, 'Drop --weights, or pass --weights none.');
   const scratch = isSmall || weights === 'none';
   if (options.alpha !== undefined) need(!isSmall && Boolean(getModelSpec(model).alphas), `--alpha applies to MobileNet and MobileNetV2 only. Received alpha=${options.alpha} with model=${model}.`);
-  const augment = typeof options.augment === 'string' ? parseAugmentSpec(options.augment) : options.augment ? resolveAugment(options.augment) : parseAugmentSpec(d.augment);
-  const r: ResolvedFinetuneOptions = {
-    out: options.out,
+  return resolveCommon(options, {
     model: isSmall ? 'smallcnn' : getModelSpec(model).name,
     scratch,
     alpha: options.alpha,
     weights,
+    freeze: scratch ? 'none' : (options.freeze ?? DEFAULT_FREEZE[isSmall ? 'smallcnn' : getModelSpec(model).name]),
+  });
+}
+
+/** `tfjs:` layers models: their own weights, cut at `layer`, freeze by name or fraction. */
+function resolveExternalFinetune(options: FinetuneOptions, source: { kind: 'onnx' | 'tfjs'; path: string }): ResolvedFinetuneOptions {
+  need(
+    source.kind === 'tfjs',
+    `An ONNX model cannot be fine-tuned: ONNX Runtime for Node has no training. Received model=onnx:${source.path}.`,
+    'Use it for bottleneck features (`ftk bottleneck extract --model onnx:...` then `ftk svm fit`, or `ftk auto`, which takes the SVM path), or fine-tune a TF.js layers model (tfjs:<folder>) or a zoo model.',
+  );
+  need(options.alpha === undefined, `--alpha applies to the zoo MobileNets. Received alpha=${options.alpha} with model=tfjs:${source.path}.`, 'Drop --alpha.');
+  const weights = options.weights ?? FINETUNE_DEFAULTS.weights;
+  need(weights === FINETUNE_DEFAULTS.weights, `--weights applies to zoo models; a tfjs: model brings its own weights. Received weights=${weights}.`, 'Drop --weights.');
+  return resolveCommon(options, {
+    model: `tfjs:${path.resolve(source.path)}`,
+    scratch: false,
+    weights,
+    layer: options.layer,
+    preprocess: options.preprocess,
+    freeze: options.freeze ?? DEFAULT_FREEZE_EXTERNAL,
+  });
+}
+
+/** Applies the defaults and checks shared by every model (the validation table). */
+function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOptions, 'model' | 'scratch' | 'alpha' | 'weights' | 'layer' | 'preprocess' | 'freeze'>): ResolvedFinetuneOptions {
+  const d = FINETUNE_DEFAULTS;
+  const scratch = model.scratch;
+  const augment = typeof options.augment === 'string' ? parseAugmentSpec(options.augment) : options.augment ? resolveAugment(options.augment) : parseAugmentSpec(d.augment);
+  const r: ResolvedFinetuneOptions = {
+    out: options.out,
+    ...model,
     inputSize: options.inputSize,
     crop: options.crop ?? d.crop,
-    freeze: scratch ? 'none' : (options.freeze ?? DEFAULT_FREEZE[isSmall ? 'smallcnn' : getModelSpec(model).name]),
     lr: options.lr ?? d.lr,
     epochs: options.epochs ?? d.epochs,
     headEpochs: options.headEpochs ?? d.headEpochs,
@@ -282,6 +332,8 @@ export function resolveFinetuneOptions(options: FinetuneOptions): ResolvedFinetu
 export function trainingConfig(r: ResolvedFinetuneOptions): Record<string, unknown> {
   return {
     model: r.model,
+    ...(r.layer !== undefined ? { layer: r.layer } : {}),
+    ...(r.preprocess !== undefined ? { preprocess: r.preprocess } : {}),
     alpha: r.alpha ?? null,
     weights: r.weights,
     inputSize: r.inputSize ?? null,

@@ -14,18 +14,35 @@ export interface SkippedFile {
   reason: string;
 }
 
+/** What ftk read from a model of another framework (`--model onnx:<file>` / `tfjs:<folder>`). */
+export interface ExternalModelInfo {
+  /** 'onnx' (ONNX Runtime), 'tfjs-graph' (TF.js graph model, inference only), 'tfjs-layers'. */
+  format: 'onnx' | 'tfjs-graph' | 'tfjs-layers';
+  /** The graph's image input. */
+  inputName: string;
+  /** Channel order of that input: ftk feeds NHWC and transposes for NCHW graphs. */
+  inputLayout: 'nchw' | 'nhwc';
+  /** Batch size the graph fixes, if it fixes one (then images run in chunks of it). */
+  batch?: number;
+  /** Default-domain opset (ONNX). */
+  opset?: number;
+  /** The file's producer, e.g. 'pytorch 1.13.0'. */
+  producer?: string;
+}
+
 /** Which backbone produced the features; equal fingerprints mean interchangeable features. */
 export interface BackboneInfo {
-  /** Registry name, e.g. 'mobilenet'. */
+  /** Registry name, e.g. 'mobilenet'; 'onnx' or 'tfjs' for models of other frameworks (see `external`). */
   name: string;
   alpha?: number;
-  /** sha256 of the weight file, or 'random:<seed>' for random weights. */
+  /** sha256 of the weight file (the .onnx file; model.json + shards), or 'random:<seed>' for random weights. */
   weightsSha256: string;
-  /** Where the weights came from (path or 'imagenet'). */
+  /** Where the weights came from (path or 'imagenet'); for `onnx:`/`tfjs:` models the absolute path of the model. */
   weights: string;
-  /** Output layer name (the bottleneck). */
+  /** Output layer name (the bottleneck); for ONNX the tensor (node output) name. */
   layer: string;
   pooling: 'avg' | 'max' | 'none';
+  /** Keras mode name, or custom mean/std (`CustomPreprocess`) declared for a foreign model. */
   preprocessing: PreprocessMode;
   /** Square input size. */
   inputSize: number;
@@ -33,6 +50,8 @@ export interface BackboneInfo {
   crop: 'squash' | 'center';
   /** Hash of all the above: the feature cache's model key. */
   fingerprint: string;
+  /** Present for `onnx:` / `tfjs:` models. */
+  external?: ExternalModelInfo;
 }
 
 export interface FeaturesMeta {

@@ -64,12 +64,16 @@ export function decodeNpy(bytes: Uint8Array, source = 'array.npy'): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) {
-    throw new FeaturesError(`${source}: unreadable .npy header: ${header.trim()}`, { code: 'NPY_BAD_HEADER' });
-  }
+  const badHeader = (what: string) =>
+    new FeaturesError(`${source}: unreadable .npy header (${what}): ${header.trim()}`, {
+      code: 'NPY_BAD_HEADER',
+      suggestion: 'The file is damaged or was not written by numpy.save: extract the features again, or save them with numpy.save.',
+    });
+  if (!descr || !fortran || shapeText === undefined) throw badHeader("expected 'descr', 'fortran_order' and 'shape'");
   if (fortran === 'True') {
     throw new FeaturesError(`${source}: Fortran-order arrays are not supported.`, {
-      suggestion: 'Save it with numpy.save(np.ascontiguousarray(x)).',
+      code: 'NPY_FORTRAN',
+      suggestion: 'Save it in C order: numpy.save(path, numpy.ascontiguousarray(x)).',
     });
   }
   const shape = shapeText
@@ -77,15 +81,16 @@ export function decodeNpy(bytes: Uint8Array, source = 'array.npy'): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map(Number);
+  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw badHeader(`shape (${shapeText}) is not a tuple of sizes`);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = headerStart + headerLen;
   const byteLength = buf.length - offset;
   const sizes: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|u1': 1, '<u1': 1 };
   const size = sizes[descr];
   if (!size) {
-    throw new FeaturesError(`${source}: dtype ${descr} is not supported.`, {
+    throw new FeaturesError(`${source}: dtype ${descr} is not supported (ftk reads little-endian float32, float64, int32 and uint8).`, {
       code: 'NPY_DTYPE',
-      suggestion: "Save features as float32: numpy.save(path, x.astype('float32')).",
+      suggestion: "Save features as little-endian float32: numpy.save(path, x.astype('<f4')).",
     });
   }
   if (byteLength < count * size) {

@@ -80,6 +80,13 @@ export function decodeFloat32(m: Float32Base64, source: string): Float32Array {
   }
   const out = new Float32Array(count);
   new Uint8Array(out.buffer).set(bytes);
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new SvmModelError(`${source} is not a valid ftk SVM model: supportVectors hold ${out[bad]} (support vector ${Math.floor(bad / m.shape[1])}, feature ${bad % m.shape[1]}).`, {
+      code: 'SVM_MODEL_INVALID',
+      suggestion: 'The model file was edited or damaged: fit it again (`ftk svm fit`).',
+    });
+  }
   return out;
 }
 
@@ -88,12 +95,18 @@ export function validateSvmModelJson(obj: unknown, source = 'model.json'): SvmMo
   const fail = (what: string): never => {
     throw new SvmModelError(`${source} is not a valid ftk SVM model: ${what}.`, {
       code: 'SVM_MODEL_INVALID',
-      suggestion: 'Pass a model written by `ftk svm fit --out` (format ftk-svm-model).',
+      suggestion: 'Pass a model written by `ftk svm fit --out` (format ftk-svm-model); if it was edited by hand, fit it again.',
     });
   };
   if (obj === null || typeof obj !== 'object') return fail('not a JSON object');
   const m = obj as Partial<SvmModelJson>;
   if (m.format !== SVM_MODEL_FORMAT) return fail(`format is ${JSON.stringify(m.format)}, expected "${SVM_MODEL_FORMAT}"`);
+  if (typeof m.formatVersion === 'number' && m.formatVersion > SVM_MODEL_FORMAT_VERSION) {
+    throw new SvmModelError(`${source} was written by a newer ftk: SVM model format version ${m.formatVersion}, this ftk reads version ${SVM_MODEL_FORMAT_VERSION}.`, {
+      code: 'SVM_MODEL_VERSION',
+      suggestion: 'Upgrade ftk, or fit the model again with this version (`ftk svm fit`).',
+    });
+  }
   if (m.formatVersion !== SVM_MODEL_FORMAT_VERSION) {
     return fail(`formatVersion ${String(m.formatVersion)} is not supported (this ftk reads ${SVM_MODEL_FORMAT_VERSION})`);
   }
@@ -122,6 +135,9 @@ export function validateSvmModelJson(obj: unknown, source = 'model.json'): SvmMo
   if (!s || !['none', 'l2', 'standardize'].includes(s.kind)) return fail('unknown scaler');
   if (s.kind === 'standardize' && (!isNumArray(s.mean) || !isNumArray(s.scale) || s.mean.length !== m.nFeatures || s.scale.length !== m.nFeatures)) {
     return fail(`standardize scaler needs mean and scale of ${m.nFeatures} numbers`);
+  }
+  if (s.kind === 'standardize' && s.scale.some((v) => v <= 0)) {
+    return fail(`scaler.scale[${s.scale.findIndex((v) => v <= 0)}] is ${s.scale.find((v) => v <= 0)}: scales must be positive`);
   }
   if (m.classNames !== undefined && (!Array.isArray(m.classNames) || m.classNames.length !== k)) return fail(`classNames must have ${k} entries`);
   return m as SvmModelJson;

@@ -2,6 +2,10 @@
  * A backbone: a zoo architecture without its top, with weights, cut at a layer and pooled,
  * ready to turn preprocessed images into bottleneck features. Its fingerprint (architecture,
  * weights hash, layer, pooling, preprocessing, input size, crop) keys the feature cache.
+ *
+ * Models of other frameworks come in through the same door: `model` = `onnx:<file.onnx>`
+ * (onnx_backbone.ts, ONNX Runtime) or `tfjs:<folder>` (tfjs_backbone.ts, TF.js graph or layers
+ * model). `resolveBackbone` dispatches on the prefix, so every command accepts them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -9,13 +13,40 @@ import path from 'node:path';
 import { OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { fetchWeights } from './download.js';
+import { nearestNames } from './names.js';
+import { resolveOnnxModel, type ExternalBackboneInfo } from './onnx_backbone.js';
+import type { CustomPreprocessOptions } from './preprocess.js';
 import { getModelSpec } from './registry.js';
 import { randomizeWeights } from './random_weights.js';
+import { loadTfjsLayersModel, readTfjsModelSource, resolveTfjsModel } from './tfjs_backbone.js';
 import type { ModelSpec, Pooling, PreprocessMode } from './types.js';
 import { loadWeights, weightsSha256 } from './weights.js';
 
+export { nearestNames } from './names.js';
+
+/** Prefixes of `model` that name a model file of another framework instead of a zoo entry. */
+export const EXTERNAL_MODEL_PREFIXES = ['onnx:', 'tfjs:'] as const;
+
+/** Splits `onnx:<file>` / `tfjs:<folder>` from zoo names. */
+export function parseModelSource(model: string): { kind: 'zoo'; name: string } | { kind: 'onnx' | 'tfjs'; path: string } {
+  for (const prefix of EXTERNAL_MODEL_PREFIXES) {
+    if (model.startsWith(prefix)) {
+      const p = model.slice(prefix.length);
+      if (!p) throw new OptionsError(`--model ${model} names no file.`, { code: 'MODEL_UNKNOWN', suggestion: `Write ${prefix}<path>, e.g. ${prefix === 'onnx:' ? 'onnx:resnet18.onnx' : 'tfjs:models/mobilenet'}.` });
+      return { kind: prefix === 'onnx:' ? 'onnx' : 'tfjs', path: p };
+    }
+  }
+  return { kind: 'zoo', name: model };
+}
+
+/** True when `model` names an `onnx:` or `tfjs:` model. */
+export const isExternalModel = (model: string): boolean => parseModelSource(model).kind !== 'zoo';
+
 export interface BackboneOptions {
-  /** Registry name: mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3. */
+  /**
+   * Registry name (mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3), or a model of
+   * another framework: `onnx:<file.onnx>`, `tfjs:<folder or model.json>`.
+   */
   model: string;
   /** Width multiplier for the MobileNets. Default 1.0. */
   alpha?: number;
@@ -26,7 +57,10 @@ export interface BackboneOptions {
   weights?: string;
   /** Seed of 'random' weights. Default 0. */
   seed?: number;
-  /** Layer whose output is the bottleneck. Default: the last layer before the top. */
+  /**
+   * Layer whose output is the bottleneck. Default: the last layer before the top (zoo), the graph's
+   * output (`onnx:`, `tfjs:`). For ONNX models, any tensor (node output) name.
+   */
   layer?: string;
   /** Global pooling of a 4-D bottleneck. Default 'avg'. */
   pooling?: Pooling;
@@ -34,6 +68,12 @@ export interface BackboneOptions {
   inputSize?: number;
   /** 'squash' resizes the whole image (Keras' default); 'center' crops to square first. Default 'squash'. */
   crop?: 'squash' | 'center';
+  /**
+   * `onnx:`/`tfjs:` models only (zoo models use Keras' mode for their architecture): how the
+   * model's inputs were normalised: 'torch', 'tf', 'caffe', 'custom', or custom mean/std. Required
+   * unless the model records it.
+   */
+  preprocess?: string | CustomPreprocessOptions;
   /** Where downloaded weights are cached. Default `<FTK_HOME>/weights`. */
   weightsDir?: string;
   onDownloadProgress?: (p: { bytes: number; total?: number; bytesPerSecond: number }) => void;
@@ -43,7 +83,8 @@ export interface BackboneOptions {
 
 export interface Backbone {
   model: tf.LayersModel;
-  spec: ModelSpec;
+  /** The zoo entry (undefined for a `tfjs:` layers model). */
+  spec?: ModelSpec;
   info: BackboneInfo;
   /** Features per image. */
   outputDim: number;
@@ -66,7 +107,8 @@ export function backboneFingerprint(info: Omit<BackboneInfo, 'fingerprint' | 'we
 
 /** A backbone whose identity (fingerprint) is known but whose model is not built yet. */
 export interface ResolvedBackbone {
-  spec: ModelSpec;
+  /** The zoo entry; undefined for `onnx:`/`tfjs:` models (their `info.external` says what they are). */
+  spec?: ModelSpec;
   info: BackboneInfo;
   /** The weight file to load, or undefined for random weights. */
   weightsFile?: string;
@@ -78,6 +120,14 @@ export interface ResolvedBackbone {
  * file and computes the fingerprint. Cheap, so a fully cached extraction never builds a model.
  */
 export async function resolveBackbone(options: BackboneOptions): Promise<ResolvedBackbone> {
+  const source = parseModelSource(options.model);
+  if (source.kind !== 'zoo') return resolveExternal(source.kind, source.path, options);
+  if (options.preprocess !== undefined) {
+    throw new OptionsError(`--preprocess applies to onnx: and tfjs: models; ${options.model} uses Keras' preprocessing for its architecture. Received preprocess=${JSON.stringify(options.preprocess)}.`, {
+      code: 'PREPROCESS_ZOO',
+      suggestion: 'Drop --preprocess.',
+    });
+  }
   const spec = getModelSpec(options.model);
   if (options.alpha !== undefined && !spec.alphas) {
     throw new OptionsError(`--alpha applies to MobileNet and MobileNetV2 only; ${spec.displayName} has no width multiplier.`);
@@ -112,6 +162,25 @@ export async function resolveBackbone(options: BackboneOptions): Promise<Resolve
   return { spec, alpha, weightsFile, info: { ...partial, weights: weightsFile ?? weights, fingerprint: backboneFingerprint(partial) } };
 }
 
+async function resolveExternal(kind: 'onnx' | 'tfjs', file: string, options: BackboneOptions): Promise<ResolvedBackbone> {
+  const flag = (name: string, value: unknown) => {
+    if (value !== undefined) {
+      throw new OptionsError(`${name} applies to zoo models; ${kind}: models bring their own weights. Received ${name}=${String(value)}.`, { code: 'OPTIONS_EXTERNAL_MODEL', suggestion: `Drop ${name}.` });
+    }
+  };
+  flag('alpha', options.alpha);
+  flag('weights', options.weights === 'imagenet' ? undefined : options.weights);
+  const resolve = kind === 'onnx' ? resolveOnnxModel : resolveTfjsModel;
+  const partial: ExternalBackboneInfo = await resolve(file, {
+    layer: options.layer,
+    pooling: options.pooling,
+    inputSize: options.inputSize,
+    crop: options.crop,
+    preprocess: options.preprocess,
+  });
+  return { info: { ...partial, fingerprint: backboneFingerprint(partial) } };
+}
+
 const lastLayerNames = new Map<string, string>();
 
 /** The name of the last layer of the architecture without its top (built once per setting and remembered). */
@@ -131,21 +200,33 @@ function defaultLayerName(spec: ModelSpec, alpha: number | undefined, inputSize:
 /** Builds the model of a resolved backbone: weights loaded, cut at the layer, pooled. */
 export async function buildBackbone(resolved: ResolvedBackbone, options: { onNotice?: (message: string) => void; seed?: number } = {}): Promise<Backbone> {
   const { spec, info, alpha } = resolved;
-  const base = spec.build({ includeTop: false, alpha, inputShape: [info.inputSize, info.inputSize, 3], pooling: 'none' });
-  if (resolved.weightsFile) {
-    await loadWeights(base, resolved.weightsFile, { onNotice: options.onNotice });
+  let base: tf.LayersModel;
+  if (!spec) {
+    if (info.external?.format !== 'tfjs-layers') {
+      throw new OptionsError(`${info.name}:${info.weights} is ${info.external?.format === 'onnx' ? 'an ONNX model: it runs on ONNX Runtime' : 'a TF.js graph model: it runs on the TF.js graph executor'}, not as a TF.js layers model, so it cannot be cut, exported or trained here.`, {
+        code: 'BACKBONE_NOT_LAYERS',
+        suggestion: 'Use it for feature extraction (bottleneck extract, svm, auto with the SVM path); fine-tuning needs a zoo model or a TF.js layers model.',
+      });
+    }
+    base = await loadTfjsLayersModel(await readTfjsModelSource(info.weights));
   } else {
-    randomizeWeights(base, Number(info.weightsSha256.slice('random:'.length)));
+    base = spec.build({ includeTop: false, alpha, inputShape: [info.inputSize, info.inputSize, 3], pooling: 'none' });
+    if (resolved.weightsFile) {
+      await loadWeights(base, resolved.weightsFile, { onNotice: options.onNotice });
+    } else {
+      randomizeWeights(base, Number(info.weightsSha256.slice('random:'.length)));
+    }
   }
+  const displayName = spec?.displayName ?? info.weights;
   let layer: tf.layers.Layer;
   try {
     layer = base.getLayer(info.layer);
   } catch {
     base.dispose();
     const near = nearestNames(info.layer, base.layers.map((l) => l.name));
-    throw new OptionsError(`${spec.displayName} has no layer "${info.layer}".`, {
+    throw new OptionsError(`${displayName} has no layer "${info.layer}".`, {
       code: 'LAYER_UNKNOWN',
-      suggestion: near.length ? `Did you mean ${near.join(', ')}?` : `Run \`ftk info --model ${spec.name}\` to list the layers.`,
+      suggestion: near.length ? `Did you mean ${near.join(', ')}?` : `Run \`ftk info --model ${spec?.name ?? `tfjs:${info.weights}`}\` to list the layers.`,
     });
   }
   let output = layer.output as tf.SymbolicTensor;
@@ -163,30 +244,24 @@ export async function loadBackbone(options: BackboneOptions): Promise<Backbone> 
   return buildBackbone(await resolveBackbone(options), { onNotice: options.onNotice });
 }
 
-/** Up to five names closest to `wanted` (substring matches first, then by edit distance). */
-export function nearestNames(wanted: string, names: string[]): string[] {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0];
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const tmp = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = tmp;
-      }
-    }
-    return row[b.length];
-  };
-  return [...names]
-    .map((n) => ({ n, d: n.includes(wanted) || wanted.includes(n) ? 0 : distance(wanted, n) }))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 5)
-    .map((x) => x.n);
+/** Short name for messages: 'mobilenet 0.25', or 'resnet18.onnx (onnx)' for a model of another framework. */
+export function backboneLabel(info: BackboneInfo): string {
+  if (info.external) return `${path.basename(info.weights)} (${info.external.format})`;
+  return `${info.name}${info.alpha !== undefined ? ` ${info.alpha}` : ''}`;
 }
 
 /** The options that rebuild the backbone a features file or model was made with. */
 export function backboneOptionsFrom(info: BackboneInfo): BackboneOptions {
+  if (info.external) {
+    return {
+      model: `${info.name}:${info.weights}`,
+      layer: info.layer,
+      pooling: info.pooling,
+      inputSize: info.inputSize,
+      crop: info.crop,
+      preprocess: info.preprocessing,
+    };
+  }
   const random = info.weightsSha256.startsWith('random:');
   return {
     model: info.name,

@@ -8,11 +8,15 @@ import type { ApplicationOptions, PreprocessMode, WeightFile } from './types.js'
 
 import { CAFFE_MEAN_RGB, TORCH_MEAN, TORCH_STD } from './preprocess.js';
 
-export { CAFFE_MEAN_RGB, PREPROCESS_MODES, preprocessPixels, TORCH_MEAN, TORCH_STD } from './preprocess.js';
+export { CAFFE_MEAN_RGB, describePreprocess, PREPROCESS_MODES, preprocessPixels, resolvePreprocess, TORCH_MEAN, TORCH_STD } from './preprocess.js';
 
 /** The same as `preprocessPixels`, on a tensor (returns a new tensor). */
 export function preprocessInput(x: tf.Tensor4D, mode: PreprocessMode): tf.Tensor4D {
   return tf.tidy(() => {
+    if (typeof mode === 'object') {
+      const ordered = mode.channels === 'bgr' ? tf.reverse(x, -1) : x;
+      return ordered.mul(mode.scale).sub(tf.tensor1d(mode.mean)).div(tf.tensor1d(mode.std)) as tf.Tensor4D;
+    }
     switch (mode) {
       case 'tf':
         return x.div(127.5).sub(1) as tf.Tensor4D;

@@ -2,7 +2,23 @@
 import type * as tf from '@tensorflow/tfjs';
 
 /** Keras `preprocess_input` modes. */
-export type PreprocessMode = 'caffe' | 'tf' | 'torch';
+export type PreprocessModeName = 'caffe' | 'tf' | 'torch';
+
+/**
+ * Per-channel normalisation declared by the user (models from other frameworks):
+ * `out[c] = (pixel[c] * scale - mean[c]) / std[c]`, pixels in [0, 255] RGB, reordered to BGR first
+ * when `channels` is 'bgr' (mean and std are then in BGR order, as Caffe and MXNet write them).
+ */
+export interface CustomPreprocess {
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Multiplies the [0, 255] pixels before mean/std: 1/255 for models trained on [0, 1] input. */
+  scale: number;
+  channels: 'rgb' | 'bgr';
+}
+
+/** A Keras mode name or a custom normalisation; the features' metadata records it as it is. */
+export type PreprocessMode = PreprocessModeName | CustomPreprocess;
 
 export type Pooling = 'avg' | 'max' | 'none';
 

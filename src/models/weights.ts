@@ -59,6 +59,28 @@ async function sha256Of(paths: string[]): Promise<string> {
   return h.digest('hex');
 }
 
+/**
+ * The end of file an HDF5 superblock records (base address + end-of-file address), or undefined
+ * when the superblock is not one of the versions read here (0-3, 8-byte offsets).
+ */
+export function hdf5StoredEof(bytes: Buffer): number | undefined {
+  const version = bytes[8];
+  // v0: base address at 24 (after 16 bytes of versions and sizes and 4 bytes of flags), EOF 2 offsets
+  // later; v1 adds 4 bytes; v2/v3: sizes at 9-10, base address at 12, EOF 2 offsets later.
+  const sizeOfOffsets = version <= 1 ? bytes[13] : bytes[9];
+  const base = version === 0 ? 24 : version === 1 ? 28 : version <= 3 ? 12 : -1;
+  if (base < 0 || sizeOfOffsets !== 8 || bytes.length < base + 24) return undefined;
+  const eof = Number(bytes.readBigUInt64LE(base)) + Number(bytes.readBigUInt64LE(base + 16));
+  return Number.isSafeInteger(eof) ? eof : undefined;
+}
+
+/** The last specific message of an HDF5 error stack ('#003: ... in H5X(): what'). */
+function hdf5Message(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...text.matchAll(/#\d+: .* in [\w]+\(\): (.*)$/gm)].map((m) => m[1].trim());
+  return lines.at(-1) ?? text.split('\n')[0];
+}
+
 /** Reads every layer's weights from a Keras HDF5 weight (or whole-model) file. */
 export async function readKerasH5(file: string): Promise<LoadedWeights> {
   const bytes = await fsp.readFile(file).catch((err: NodeJS.ErrnoException) => {
@@ -74,96 +96,143 @@ export async function readKerasH5(file: string): Promise<LoadedWeights> {
       suggestion: 'Pass a Keras .h5 weight file, a TF.js model.json, or --weights imagenet.',
     });
   }
-  const { default: h5wasm } = await import('h5wasm/node');
-  await h5wasm.ready;
-  let h5: InstanceType<typeof h5wasm.File>;
-  try {
-    h5 = new h5wasm.File(file, 'r');
-  } catch (err) {
-    throw new WeightsError(`${file} could not be opened as HDF5: ${(err as Error).message}`, {
-      code: 'WEIGHTS_CORRUPT',
-      suggestion: 'The file is truncated or corrupt: delete it and download it again.',
-      cause: err,
+  const storedEof = hdf5StoredEof(bytes);
+  if (storedEof !== undefined && bytes.length < storedEof) {
+    throw new WeightsError(`${file} is truncated: it holds ${bytes.length} bytes but its HDF5 header says ${storedEof}.`, {
+      code: 'WEIGHTS_TRUNCATED',
+      suggestion: 'The download or copy was interrupted: delete the file and download or copy it again.',
     });
   }
+  const { default: h5wasm } = await import('h5wasm/node');
+  const h5module = (await h5wasm.ready) as unknown as { activate_throwing_error_handler(): number; deactivate_throwing_error_handler(): number };
+  const corrupt = (err: unknown) =>
+    new WeightsError(`${file} is a damaged HDF5 file: ${hdf5Message(err)}.`, {
+      code: 'WEIGHTS_CORRUPT',
+      suggestion: 'The file is truncated or corrupt: delete it and download or copy it again.',
+      cause: err,
+    });
+  // HDF5 prints its error stack to stderr by default; library code never prints, so errors are
+  // turned into exceptions while this file is read (synchronously: nothing else runs meanwhile).
+  h5module.activate_throwing_error_handler();
+  let layers: WeightsByLayer;
   try {
-    let root: any = h5;
-    if (!root.attrs['layer_names'] && root.get('model_weights')) root = root.get('model_weights');
-    const layerNamesAttr = root.attrs['layer_names'];
-    if (!layerNamesAttr) {
-      throw new WeightsError(`${file} has no 'layer_names' attribute: not a Keras weight file.`, {
-        code: 'WEIGHTS_NOT_KERAS',
-        suggestion: 'Save weights with Keras model.save_weights("w.h5") (HDF5 format) or model.save("m.h5").',
+    let h5: InstanceType<typeof h5wasm.File>;
+    try {
+      h5 = new h5wasm.File(file, 'r');
+    } catch (err) {
+      throw corrupt(err);
+    }
+    try {
+      layers = readKerasLayers(h5, file);
+    } catch (err) {
+      throw err instanceof WeightsError ? err : corrupt(err);
+    } finally {
+      h5.close();
+    }
+  } finally {
+    h5module.deactivate_throwing_error_handler();
+  }
+  return { layers, sha256: await sha256Of([file]), format: 'keras-h5' };
+}
+
+/** The layers of an open Keras HDF5 file (`save_weights` layout, or `model_weights` of a whole-model save). */
+function readKerasLayers(h5: any, file: string): WeightsByLayer {
+  let root: any = h5;
+  if (!root.attrs['layer_names'] && root.get('model_weights')) root = root.get('model_weights');
+  const layerNamesAttr = root.attrs['layer_names'];
+  if (!layerNamesAttr) {
+    throw new WeightsError(`${file} has no 'layer_names' attribute: not a Keras weight file.`, {
+      code: 'WEIGHTS_NOT_KERAS',
+      suggestion: 'Save weights with Keras model.save_weights("w.h5") (HDF5 format) or model.save("m.h5").',
+    });
+  }
+  const layers: WeightsByLayer = new Map();
+  for (const layerName of toStrings(layerNamesAttr.value)) {
+    const group = root.get(layerName);
+    if (!group) {
+      throw new WeightsError(`${file}: layer group '${layerName}' listed but missing.`, {
+        code: 'WEIGHTS_CORRUPT',
+        suggestion: 'The file is truncated or corrupt: download it again.',
       });
     }
-    const layers: WeightsByLayer = new Map();
-    for (const layerName of toStrings(layerNamesAttr.value)) {
-      const group = root.get(layerName);
-      if (!group) throw new WeightsError(`${file}: layer group '${layerName}' listed but missing.`, { code: 'WEIGHTS_CORRUPT' });
-      const weightNames = toStrings(group.attrs['weight_names']?.value);
-      if (weightNames.length === 0) continue;
-      const weights: NamedWeight[] = [];
-      for (const weightName of weightNames) {
-        const ds = group.get(weightName);
-        const value = ds?.value as ArrayLike<number> | null | undefined;
-        if (!ds || !value || !ds.shape) {
-          throw new WeightsError(`${file}: weight '${weightName}' of layer '${layerName}' is missing or unreadable.`, {
-            code: 'WEIGHTS_CORRUPT',
-            suggestion: 'The file is truncated or corrupt: download it again.',
-          });
-        }
-        weights.push({
-          name: shortWeightName(weightName),
-          shape: [...ds.shape],
-          values: value instanceof Float32Array ? value : Float32Array.from(value),
+    const weightNames = toStrings(group.attrs['weight_names']?.value);
+    if (weightNames.length === 0) continue;
+    const weights: NamedWeight[] = [];
+    for (const weightName of weightNames) {
+      const ds = group.get(weightName);
+      const value = ds?.value as ArrayLike<number> | null | undefined;
+      if (!ds || !value || !ds.shape) {
+        throw new WeightsError(`${file}: weight '${weightName}' of layer '${layerName}' is missing or unreadable.`, {
+          code: 'WEIGHTS_CORRUPT',
+          suggestion: 'The file is truncated or corrupt: download it again.',
         });
       }
-      layers.set(layerName, weights);
+      weights.push({
+        name: shortWeightName(weightName),
+        shape: [...ds.shape],
+        values: value instanceof Float32Array ? value : Float32Array.from(value),
+      });
     }
-    return { layers, sha256: await sha256Of([file]), format: 'keras-h5' };
+    layers.set(layerName, weights);
+  }
+  return layers;
+}
+
+/** A TF.js model.json, parsed; `WeightsError` when it is not JSON or has no weightsManifest. */
+async function readModelJson(modelJsonPath: string): Promise<{ weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] }> {
+  let text: string;
+  try {
+    text = await fsp.readFile(modelJsonPath, 'utf8');
   } catch (err) {
-    if (err instanceof WeightsError) throw err;
-    throw new WeightsError(`${file}: error while reading HDF5 weights: ${(err as Error).message}`, {
-      code: 'WEIGHTS_CORRUPT',
-      suggestion: 'The file is truncated or corrupt: download it again.',
+    throw new WeightsError(`Cannot read ${modelJsonPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, {
+      code: 'WEIGHTS_UNREADABLE',
+      suggestion: 'Pass the model.json of a TF.js layers model (or its folder) to --weights.',
       cause: err,
     });
-  } finally {
-    h5.close();
   }
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new WeightsError(`${modelJsonPath} is not valid JSON (${(err as Error).message}).`, {
+      code: 'WEIGHTS_BAD_JSON',
+      suggestion: 'The file is truncated or was edited: save the TF.js model again (model.save) or copy it again.',
+      cause: err,
+    });
+  }
+  if (json === null || typeof json !== 'object' || !Array.isArray(json.weightsManifest)) {
+    throw new WeightsError(`${modelJsonPath} has no weightsManifest: not a TF.js layers model.json.`, {
+      code: 'WEIGHTS_NOT_TFJS',
+      suggestion: 'Pass the model.json written by a TF.js layers model (model.save, or tensorflowjs_converter --output_format tfjs_layers_model), or a Keras .h5.',
+    });
+  }
+  return json;
+}
+
+/** The shard files a model.json names, each checked to exist. */
+async function shardFiles(modelJsonPath: string, manifest: { paths: string[] }[]): Promise<string[]> {
+  const dir = path.dirname(modelJsonPath);
+  const shards = manifest.flatMap((g) => (Array.isArray(g?.paths) ? g.paths : []).map((p) => shardInside(dir, p, modelJsonPath)));
+  for (const shard of shards) {
+    const found = await fsp.stat(shard).catch((err: NodeJS.ErrnoException) => err);
+    if (found instanceof Error || !found.isFile()) {
+      throw new WeightsError(`Weight shard ${shard} named in ${modelJsonPath} is missing (${found instanceof Error ? (found.code ?? found.message) : 'not a file'}).`, {
+        code: 'WEIGHTS_SHARD_MISSING',
+        suggestion: `Copy every file listed in weightsManifest (${shards.map((s) => path.basename(s)).join(', ')}) next to model.json.`,
+      });
+    }
+  }
+  return shards;
 }
 
 /** Reads the weights of a TF.js layers model (`model.json` with `weightsManifest` and binary shards). */
 export async function readTfjsLayersWeights(modelJsonPath: string): Promise<LoadedWeights> {
-  let json: any;
-  try {
-    json = JSON.parse(await fsp.readFile(modelJsonPath, 'utf8'));
-  } catch (err) {
-    throw new WeightsError(`Cannot read ${modelJsonPath} as JSON: ${(err as Error).message}`, {
-      code: 'WEIGHTS_UNREADABLE',
-      cause: err,
-    });
-  }
-  if (!Array.isArray(json.weightsManifest)) {
-    throw new WeightsError(`${modelJsonPath} has no weightsManifest: not a TF.js model.json.`, { code: 'WEIGHTS_NOT_TFJS' });
-  }
+  const json = await readModelJson(modelJsonPath);
+  const shardPaths = await shardFiles(modelJsonPath, json.weightsManifest);
   const dir = path.dirname(modelJsonPath);
-  const shardPaths: string[] = [];
   const layers: WeightsByLayer = new Map();
-  for (const group of json.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]) {
-    const buffers: Buffer[] = [];
-    for (const p of group.paths) {
-      const shard = shardInside(dir, p, modelJsonPath);
-      shardPaths.push(shard);
-      buffers.push(
-        await fsp.readFile(shard).catch((err: NodeJS.ErrnoException) => {
-          throw new WeightsError(`Weight shard ${shard} named in ${modelJsonPath} is missing (${err.code}).`, {
-            code: 'WEIGHTS_SHARD_MISSING',
-            suggestion: 'Copy every file listed in weightsManifest next to model.json.',
-          });
-        }),
-      );
-    }
+  for (const group of json.weightsManifest) {
+    const buffers = await Promise.all(group.paths.map((p) => fsp.readFile(shardInside(dir, p, modelJsonPath))));
     const all = Buffer.concat(buffers);
     const arrayBuffer = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
     let named: tf.NamedTensorMap;
@@ -172,6 +241,7 @@ export async function readTfjsLayersWeights(modelJsonPath: string): Promise<Load
     } catch (err) {
       throw new WeightsError(`${modelJsonPath}: shards do not match the manifest: ${(err as Error).message}`, {
         code: 'WEIGHTS_CORRUPT',
+        suggestion: 'A shard is truncated or from another save: copy model.json and all its shards again, from the same save.',
         cause: err,
       });
     }
@@ -199,8 +269,8 @@ async function weightSourceFiles(file: string): Promise<string[]> {
   }
   const json = stat.isDirectory() ? path.join(file, 'model.json') : file;
   if (!json.endsWith('.json')) return [file];
-  const manifest = JSON.parse(await fsp.readFile(json, 'utf8').catch(() => '{}')) as { weightsManifest?: { paths: string[] }[] };
-  return [json, ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => shardInside(path.dirname(json), p, json)))];
+  const manifest = await readModelJson(json);
+  return [json, ...(await shardFiles(json, manifest.weightsManifest))];
 }
 
 /** A weight shard named by a model.json, which must lie in the model.json's folder (or below). */
@@ -215,15 +285,16 @@ function shardInside(dir: string, shard: string, modelJsonPath: string): string 
   return full;
 }
 
-/** sha256 of a weight source without parsing it (the same value `readWeightsFile` reports). */
+/** sha256 of a weight source without parsing its weights (the same value `readWeightsFile` reports). */
 export async function weightsSha256(file: string): Promise<string> {
   const files = await weightSourceFiles(file);
   try {
     return await sha256Of(files);
   } catch (err) {
     throw new WeightsError(`Cannot read weight file ${(err as NodeJS.ErrnoException).path ?? file}: ${(err as Error).message}`, {
-      code: 'WEIGHTS_SHARD_MISSING',
-      suggestion: 'Copy every file listed in weightsManifest next to model.json.',
+      code: 'WEIGHTS_UNREADABLE',
+      suggestion: 'Check the permissions of the weight files.',
+      cause: err,
     });
   }
 }

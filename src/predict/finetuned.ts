@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
 import { loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type FinetunedModelMeta } from '../finetune/format.js';
-import { preprocessPixels } from '../models/imagenet_utils.js';
+import { describePreprocess, preprocessPixels } from '../models/imagenet_utils.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class FinetunedClassifier implements SavedClassifier {
@@ -18,7 +18,7 @@ export class FinetunedClassifier implements SavedClassifier {
     this.classes = meta.classes;
     const p = meta.preprocessing;
     const arch = `${meta.architecture}${meta.alpha !== undefined ? ` ${meta.alpha}` : ''}`;
-    this.description = `${arch} ${meta.weights === 'none' ? 'trained from scratch' : 'fine-tuned'}, ${p.inputSize}x${p.inputSize} (${p.crop}, '${p.mode}' preprocessing), ${meta.classes.length} classes`;
+    this.description = `${arch} ${meta.weights === 'none' ? 'trained from scratch' : 'fine-tuned'}, ${p.inputSize}x${p.inputSize} (${p.crop}, '${describePreprocess(p.mode)}' preprocessing), ${meta.classes.length} classes`;
   }
 
   static async load(dir: string): Promise<FinetunedClassifier> {

@@ -53,14 +53,24 @@ export interface PredictResult {
   seconds: number;
 }
 
-/** Image files of the inputs: files as given, folders walked recursively. */
+/**
+ * Image files of the inputs: files as given, folders walked recursively (symlinked folders
+ * followed, each real folder once, so a symlink loop is listed instead of walked again).
+ */
 export async function collectImageFiles(inputs: readonly string[]): Promise<{ files: string[]; ignored: { file: string; reason: string }[] }> {
   if (inputs.length === 0) throw new OptionsError('No image given.', { code: 'PREDICT_NO_INPUT', suggestion: 'Pass image files or folders after the model.' });
   const files: string[] = [];
   const ignored: { file: string; reason: string }[] = [];
+  const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     let entries: Dirent[];
     try {
+      const real = await fsp.realpath(dir);
+      if (visited.has(real)) {
+        ignored.push({ file: dir, reason: 'folder already walked (a symlink loop, or given twice)' });
+        return;
+      }
+      visited.add(real);
       entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch (err) {
       ignored.push({ file: dir, reason: `unreadable folder (${(err as NodeJS.ErrnoException).code})` });

@@ -10,7 +10,8 @@ import type { Dataset } from '../data/dataset.js';
 import { DatasetError } from '../errors.js';
 import { extractFeatures } from '../extract/extract.js';
 import { SVM_MODEL_FORMAT } from '../formats/svm_model.js';
-import { backboneOptionsFrom } from '../models/backbone.js';
+import { backboneLabel, backboneOptionsFrom } from '../models/backbone.js';
+import { describePreprocess } from '../models/preprocess.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class SvmImageClassifier implements SavedClassifier {
@@ -25,7 +26,7 @@ export class SvmImageClassifier implements SavedClassifier {
     this.classes = model.classNames ?? model.classes_!.map(String);
     const b = model.backbone!;
     const p = model.toJSON().params as { kernel?: string };
-    this.description = `${p.kernel ?? ''} SVM on ${b.name}${b.alpha !== undefined ? ` ${b.alpha}` : ''} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}), ${this.classes.length} classes`;
+    this.description = `${p.kernel ?? ''} SVM on ${backboneLabel(b)} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}${b.external ? `, '${describePreprocess(b.preprocessing)}' preprocessing` : ''}), ${this.classes.length} classes`;
   }
 
   static async load(file: string): Promise<SvmImageClassifier> {

@@ -6,6 +6,7 @@
  * part becomes a one-line note in its section.
  */
 import type { PathName, PathResult, RunReport } from '../formats/run_report.js';
+import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
 import {
   PATH_COLORS,
@@ -558,7 +559,7 @@ function timingSection(run: RunReport, d: DerivedReport): Section {
       ['weights', bb.weights],
       ['weights sha256', bb.weightsSha256],
       ['bottleneck layer', `${bb.layer} (pooling ${bb.pooling})`],
-      ['input', `${bb.inputSize}x${bb.inputSize}, ${bb.crop}, preprocessing ${bb.preprocessing}`],
+      ['input', `${bb.inputSize}x${bb.inputSize}, ${bb.crop}, preprocessing ${describePreprocess(bb.preprocessing)}`],
       ['fingerprint', bb.fingerprint],
     ];
     b += kvTable(rows.map(([k, v]) => [h(k), k === 'weights sha256' || k === 'fingerprint' || k === 'weights' ? `<code>${h(v)}</code>` : h(v)]));

@@ -4,6 +4,7 @@
  * All text from the record is escaped (`escapeMarkdown`).
  */
 import type { PathName, RunReport } from '../formats/run_report.js';
+import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
 import { PATH_SHORT, PATH_TITLES, duration, escapeMarkdown as m, interval, MISSING, num, pct, pow2, pp, ppInterval, rate, sig } from './format.js';
 
@@ -246,7 +247,7 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
           ['weights', m(b.weights)],
           ['weights sha256', m(b.weightsSha256)],
           ['bottleneck layer', m(`${b.layer} (pooling ${b.pooling})`)],
-          ['input', m(`${b.inputSize}x${b.inputSize}, ${b.crop}, preprocessing ${b.preprocessing}`)],
+          ['input', m(`${b.inputSize}x${b.inputSize}, ${b.crop}, preprocessing ${describePreprocess(b.preprocessing)}`)],
           ['fingerprint', m(b.fingerprint)],
         ],
       ),

@@ -68,7 +68,8 @@ export function resolveOnnxEngineOptions(options: OnnxEngineOptions = {}): Requi
 }
 
 /**
- * Runs an exported ONNX graph (one NHWC float32 input, one [N, ...] float32 output).
+ * Runs an ONNX graph with one NHWC float32 input and a float32 [N, ...] first output: ftk's
+ * exported graphs, and foreign graphs adapted by `adaptOnnxGraph` (onnx_graph.ts).
  *
  * @example
  * const engine = await OnnxEngine.create(exportOnnx(model).bytes, { threads: 2 });
@@ -79,6 +80,8 @@ export class OnnxEngine implements FeatureEngine {
   readonly name: string;
   readonly outputDim: number;
   readonly threads: number;
+  /** Batch size the graph fixes (e.g. 1 for exports without a dynamic batch axis), else undefined. */
+  readonly fixedBatch?: number;
   private readonly inputName: string;
   private readonly outputName: string;
 
@@ -93,6 +96,9 @@ export class OnnxEngine implements FeatureEngine {
     const meta = s.outputMetadata[0] as { isTensor: boolean; shape?: readonly (number | string)[] };
     const dims = (meta.shape ?? []).slice(1);
     this.outputDim = dims.every((d) => typeof d === 'number') ? (dims as number[]).reduce((a, b) => a * b, 1) : NaN;
+    const inputMeta = s.inputMetadata[0] as { isTensor: boolean; shape?: readonly (number | string)[] };
+    const batch = inputMeta.shape?.[0];
+    if (typeof batch === 'number' && batch > 0) this.fixedBatch = batch;
     this.threads = threads;
     this.name = `onnxruntime-node ${onnxRuntimeVersion() ?? ''} cpu, ${threads} thread${threads === 1 ? '' : 's'}`.replace('  ', ' ');
   }
@@ -127,12 +133,63 @@ export class OnnxEngine implements FeatureEngine {
   }
 
   async run(batch: Float32Array, count: number, height: number, width: number): Promise<Float32Array> {
+    return (await this.runRaw(batch, count, height, width)).data;
+  }
+
+  /**
+   * Like `run`, with the output's shape. A graph with a fixed batch size runs in chunks of it (the
+   * last one padded with zeros, its padding rows dropped).
+   */
+  async runRaw(batch: Float32Array, count: number, height: number, width: number): Promise<{ data: Float32Array; dims: number[] }> {
+    const perImage = height * width * 3;
+    const step = this.fixedBatch ?? count;
+    if (step >= count && (this.fixedBatch === undefined || this.fixedBatch === count)) return this.runOnce(batch.subarray(0, count * perImage), count, height, width);
+    const parts: Float32Array[] = [];
+    let dims: number[] = [];
+    for (let start = 0; start < count; start += step) {
+      const n = Math.min(step, count - start);
+      let chunk = batch.subarray(start * perImage, (start + n) * perImage);
+      if (n < step) {
+        const padded = new Float32Array(step * perImage);
+        padded.set(chunk);
+        chunk = padded;
+      }
+      const r = await this.runOnce(chunk, step, height, width);
+      const rowSize = r.data.length / step;
+      parts.push(r.data.subarray(0, n * rowSize));
+      dims = r.dims;
+    }
+    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      data.set(p, offset);
+      offset += p.length;
+    }
+    return { data, dims: [count, ...dims.slice(1)] };
+  }
+
+  /** Every output of the graph for one batch (no chunking, any element type): for inspecting graphs. */
+  async runAllOutputs(batch: Float32Array, count: number, height: number, width: number): Promise<Record<string, { type: string; dims: number[]; data: unknown }>> {
     if (!this.session) throw new RuntimeError('OnnxEngine.run after dispose().', { code: 'ENGINE_DISPOSED' });
     const input = new this.ort.Tensor('float32', batch.subarray(0, count * height * width * 3), [count, height, width, 3]);
-    const out = await this.session.run({ [this.inputName]: input });
-    const y = out[this.outputName];
     try {
-      return y.data as Float32Array;
+      const out = await this.session.run({ [this.inputName]: input });
+      return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { type: t.type, dims: t.dims.map(Number), data: t.data }]));
+    } finally {
+      input.dispose?.();
+    }
+  }
+
+  private async runOnce(pixels: Float32Array, count: number, height: number, width: number): Promise<{ data: Float32Array; dims: number[] }> {
+    if (!this.session) throw new RuntimeError('OnnxEngine.run after dispose().', { code: 'ENGINE_DISPOSED' });
+    const input = new this.ort.Tensor('float32', pixels, [count, height, width, 3]);
+    try {
+      const out = await this.session.run({ [this.inputName]: input });
+      const y = out[this.outputName];
+      if (y.type !== 'float32') {
+        throw new RuntimeError(`The model's output ${this.outputName} is ${y.type}, not float32.`, { code: 'ONNX_OUTPUT_TYPE', suggestion: 'Choose a float tensor with --layer (`ftk info --model onnx:<file>` lists them).' });
+      }
+      return { data: y.data as Float32Array, dims: y.dims.map(Number) };
     } finally {
       input.dispose?.();
     }

@@ -174,6 +174,11 @@ const schema = {
             name: { type: 'string', id: 8 },
             docString: { type: 'string', id: 12 },
             rawData: { type: 'bytes', id: 9 },
+            stringData: { rule: 'repeated', type: 'bytes', id: 6 },
+            doubleData: { rule: 'repeated', type: 'double', id: 10, options: { packed: true } },
+            uint64Data: { rule: 'repeated', type: 'uint64', id: 11, options: { packed: true } },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
           },
         },
         TensorShapeProto: {
@@ -217,10 +222,17 @@ const schema = {
   },
 };
 
+let root: protobuf.Root | undefined;
 let modelType: protobuf.Type | undefined;
 
+/** One message type of the schema above, e.g. 'NodeProto' (for reading parts of foreign files). */
+export function onnxMessageType(name: 'ModelProto' | 'GraphProto' | 'NodeProto' | 'ValueInfoProto' | 'TensorProto' | 'OperatorSetIdProto' | 'StringStringEntryProto'): protobuf.Type {
+  root ??= protobuf.Root.fromJSON(schema);
+  return root.lookupType(`onnx.${name}`);
+}
+
 function ModelProto(): protobuf.Type {
-  if (!modelType) modelType = protobuf.Root.fromJSON(schema).lookupType('onnx.ModelProto');
+  if (!modelType) modelType = onnxMessageType('ModelProto');
   return modelType;
 }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { auto, AUTO_DEFAULTS, type AutoOptions } from '../../auto/auto.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar } from '../progress.js';
 
 export interface AutoContext {
@@ -17,6 +18,9 @@ export function autoContext(dataset: string, raw: Record<string, any>): AutoCont
     model: raw.model,
     alpha: raw.alpha,
     weights: raw.weights,
+    layer: raw.layer,
+    inputSize: raw.inputSize,
+    preprocess: preprocessFromFlags(raw),
     budget: raw.budget,
     folds: raw.folds,
     seed: raw.seed,
@@ -60,13 +64,15 @@ export async function runAuto(ctx: AutoContext): Promise<number> {
 }
 
 export function autoCommand(action: (ctx: AutoContext) => Promise<number> = runAuto): Command {
-  return new Command('auto')
+  const cmd = new Command('auto')
     .description('Choose between bottleneck features + SVM and fine-tuning by a cross-validated, paired comparison on your data; refit the winner; write a bundle and a report')
     .argument('<dataset>', 'dataset folder (one subfolder per class) or CSV manifest')
     .requiredOption('--out <dir>', 'run folder: bundle/, run.json, report.html')
-    .option('--model <name>', `backbone (default ${AUTO_DEFAULTS.model})`)
+    .option('--model <name>', `backbone: a zoo name, or onnx:<file.onnx> / tfjs:<folder> (these take the SVM path only) (default ${AUTO_DEFAULTS.model})`)
     .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
     .option('--weights <source>', `'imagenet' or a Keras .h5 / TF.js model.json path (default ${AUTO_DEFAULTS.weights})`)
+    .option('--layer <name>', "bottleneck layer, or tensor/node of an onnx:/tfjs: model (default: the model's last / output)")
+    .option('--input-size <px>', "square input size (default: the model's)", parseIntFlag('--input-size', 32))
     .option('--budget <minutes>', `time budget; folds and learning-curve points that do not fit are cut, and said (default ${AUTO_DEFAULTS.budget})`, parseFloatFlag('--budget', 0.1))
     .option('--folds <k>', `stratified folds shared by both paths (default ${AUTO_DEFAULTS.folds})`, parseIntFlag('--folds', 2))
     .option('--seed <n>', `seed of folds, subsamples and training (default ${AUTO_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
@@ -74,8 +80,8 @@ export function autoCommand(action: (ctx: AutoContext) => Promise<number> = runA
     .option('--svm-only', 'do not fine-tune (SVM path only)')
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const))
     .option('--no-cache', 'do not use the feature cache')
-    .option('--json', 'print one JSON result on stdout (stages go to stderr)')
-    .action(async (dataset: string, raw: Record<string, unknown>) => {
-      process.exitCode = await action(autoContext(dataset, raw));
-    });
+    .option('--json', 'print one JSON result on stdout (stages go to stderr)');
+  return addPreprocessFlags(cmd).action(async (dataset: string, raw: Record<string, unknown>) => {
+    process.exitCode = await action(autoContext(dataset, raw));
+  });
 }

@@ -4,12 +4,13 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
-import { extractFeatures, writeFeatures, type ExtractOptions } from '../../index.js';
+import { extractFeatures, findDataset, writeFeatures, type ExtractOptions, type SkippedFile } from '../../index.js';
 import { RUNTIME_NAMES } from '../../extract/runtime_choice.js';
 import { mergeShardFiles, parseShard, type ShardSpec } from '../../extract/shard.js';
 import { FtkError } from '../../errors.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar } from '../progress.js';
 
 export interface ExtractContext {
@@ -35,6 +36,7 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
   if (raw.threads !== undefined) pipeline.threads = raw.threads;
   if (raw.decodeWorkers !== undefined) pipeline.decodeWorkers = raw.decodeWorkers;
   if (raw.shard !== undefined) pipeline.shard = raw.shard;
+  const preprocess = preprocessFromFlags(raw);
   return {
     dataset,
     out: raw.out,
@@ -48,6 +50,7 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
       pooling: raw.pooling,
       inputSize: raw.inputSize,
       crop: raw.crop,
+      ...(preprocess !== undefined ? { preprocess } : {}),
       batchSize: raw.batchSize,
       backend: raw.backend,
       cache: raw.cache === false ? false : (raw.cacheFile ?? true),
@@ -60,7 +63,18 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
 export async function runExtract(ctx: ExtractContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
-  const result = await extractFeatures(ctx.dataset, {
+  // Every file not used is named on stderr as soon as it is known: the listing's ignored files
+  // (hidden, other extensions, broken links) first, then each file that fails to decode.
+  const printed = new Set<string>();
+  const printSkip = (s: SkippedFile) => {
+    const line = `skipped ${s.file}: ${s.reason}\n`;
+    if (printed.has(line)) return;
+    printed.add(line);
+    bar.done();
+    process.stderr.write(line);
+  };
+  const dataset = await findDataset(ctx.dataset);
+  const result = await extractFeatures(dataset, {
     ...ctx.options,
     onNotice: (m) => process.stderr.write(`${m}\n`),
     onDownloadProgress: (p) =>
@@ -70,10 +84,7 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
         total: p.total ? Math.round(p.total / 1e6) : Math.round(p.bytes / 1e6),
         extra: `MB ${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
       }),
-    onSkip: (s) => {
-      bar.done();
-      process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-    },
+    onSkip: printSkip,
     onProgress: (p) =>
       bar.update({
         label: p.phase === 'hash' ? 'hashing   ' : 'extracting',
@@ -134,18 +145,18 @@ export function bottleneckCommand(
   mergeAction: (ctx: MergeContext) => Promise<number> = runMerge,
 ): Command {
   const cmd = new Command('bottleneck').description('Bottleneck features of a pretrained ConvNet');
-  cmd
+  const extract = cmd
     .command('extract')
     .description('Extract pooled features of every image of a dataset (folder per class, or CSV manifest path,label)')
     .argument('<dataset>', 'dataset folder or CSV manifest')
     .requiredOption('--out <prefix>', 'output prefix: writes <prefix>.npy and <prefix>.json')
-    .option('--model <name>', 'architecture: mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3', 'mobilenet_v2')
+    .option('--model <name>', 'architecture: mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3; or onnx:<file.onnx>, tfjs:<folder> (a model of another framework)', 'mobilenet_v2')
     .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
     .option('--weights <source>', "'imagenet' (downloaded once), 'random', or a Keras .h5 / TF.js model.json path", 'imagenet')
     .option('--seed <n>', "seed of --weights random", parseIntFlag('--seed', 0), 0)
-    .option('--layer <name>', 'layer whose output is the bottleneck (default: last layer before the top)')
+    .option('--layer <name>', "layer whose output is the bottleneck (default: last layer before the top; onnx:/tfjs: the model's output, or any tensor/node name: see `ftk info --model onnx:<file>`)")
     .option('--pooling <mode>', 'global pooling of the bottleneck: avg, max, none', parseChoice('--pooling', ['avg', 'max', 'none'] as const), 'avg')
-    .option('--input-size <px>', "square input size (default: the model's)", parseIntFlag('--input-size', 32))
+    .option('--input-size <px>', "square input size (default: the model's; required for onnx:/tfjs: models with dynamic H, W)", parseIntFlag('--input-size', 32))
     .option('--crop <mode>', 'squash (resize whole image, Keras default) or center (crop to square first)', parseChoice('--crop', ['squash', 'center'] as const), 'squash')
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size'), 32)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
@@ -156,10 +167,10 @@ export function bottleneckCommand(
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
     .option('--max-pixels <n>', 'skip images larger than this many pixels (decompression bombs)', parseIntFlag('--max-pixels'))
-    .option('--json', 'print one JSON result on stdout, no progress bar')
-    .action(async (dataset: string, raw: Record<string, unknown>) => {
-      process.exitCode = await action(extractContext(dataset, raw));
-    });
+    .option('--json', 'print one JSON result on stdout, no progress bar');
+  addPreprocessFlags(extract).action(async (dataset: string, raw: Record<string, unknown>) => {
+    process.exitCode = await action(extractContext(dataset, raw));
+  });
   cmd
     .command('merge')
     .description('Merge the parts of `extract --shard i/n` runs into one feature file, rows in dataset order (equal to a single run); adds their rows to the feature cache')

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { finetune, FINETUNE_DEFAULTS, parseFreezeSpec, type EpochRecord, type FinetuneOptions, type FinetuneResult } from '../../index.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
+import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -13,12 +14,15 @@ export interface FinetuneContext {
 }
 
 export function finetuneContext(dataset: string, raw: Record<string, any>): FinetuneContext {
+  const preprocess = preprocessFromFlags(raw);
   return {
     dataset,
     json: Boolean(raw.json),
     options: {
       out: raw.out,
       model: raw.model,
+      ...(raw.layer !== undefined ? { layer: raw.layer } : {}),
+      ...(preprocess !== undefined ? { preprocess } : {}),
       alpha: raw.alpha,
       weights: raw.weights,
       inputSize: raw.inputSize,
@@ -106,11 +110,12 @@ function parseFreeze(value: string): string | number {
 
 export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number> = runFinetune): Command {
   const d = FINETUNE_DEFAULTS;
-  return new Command('finetune')
+  const cmd = new Command('finetune')
     .description('Fine-tune a pretrained ConvNet on a dataset: new head, frozen first layers, low learning rate, augmentation (or train from scratch with --weights none)')
     .argument('<dataset>', 'dataset folder (one subfolder per class) or CSV manifest (path,label)')
     .requiredOption('--out <dir>', 'model folder to write (model.json, weights.bin, ftk.json; checkpoint.ftkc while training)')
-    .option('--model <name>', 'mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3, or smallcnn (from scratch)', d.model)
+    .option('--model <name>', 'mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3, smallcnn (from scratch), or tfjs:<folder> (a TF.js layers model)', d.model)
+    .option('--layer <name>', "tfjs: models: the layer the new head goes on (default: the model's last layer)")
     .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
     .option('--weights <source>', "'imagenet' (downloaded once), a Keras .h5 / TF.js model.json, 'none' (train from scratch) or 'random'", d.weights)
     .option('--input-size <px>', "square input size (default: the model's)", parseIntFlag('--input-size', 16))
@@ -136,10 +141,10 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .option('--memory <MB>', 'memory budget of one micro-batch', parseIntFlag('--memory', 16), d.memoryBudgetMB)
     .option('--resume', 'continue the interrupted run in --out from its checkpoint (same options)')
     .option('--overwrite', 'replace the model or unfinished run in --out')
-    .option('--json', 'print one JSON result on stdout, no progress')
-    .action(async (dataset: string, raw: Record<string, unknown>) => {
-      process.exitCode = await action(finetuneContext(dataset, raw));
-    });
+    .option('--json', 'print one JSON result on stdout, no progress');
+  return addPreprocessFlags(cmd).action(async (dataset: string, raw: Record<string, unknown>) => {
+    process.exitCode = await action(finetuneContext(dataset, raw));
+  });
 }
 
 /** `ftk predict` serves the model folders `ftk finetune` writes; main.ts registers both from here. */

@@ -1,15 +1,68 @@
-/** `ftk info`: backend, versions, threads, cache location; with --model, the layers of a model. */
+/** `ftk info`: backend, versions, threads, cache location; with --model, the layers of a model (zoo) or the tensors of an onnx:/tfjs: model. */
 import { Command } from 'commander';
 import { getModelSpec, MODEL_NAMES, MODELS, selectBackend, ftkHome, cacheDbPath, weightsDir } from '../../index.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { packageInfo } from '../../runtime/package_info.js';
-import { makeOutput, parseChoice, parseFloatFlag } from '../io.js';
+import { parseModelSource } from '../../models/backbone.js';
+import { describeOnnxModel } from '../../models/onnx_backbone.js';
+import { describeTfjsModel } from '../../models/tfjs_backbone.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 
 export interface InfoContext {
   backend: 'auto' | (typeof BACKEND_NAMES)[number];
   model?: string;
   alpha?: number;
+  /** Size to measure shapes at, for onnx:/tfjs: models with dynamic H, W. */
+  inputSize?: number;
   json: boolean;
+}
+
+interface TensorRow {
+  name: string;
+  opType: string;
+  shape: number[];
+  layout?: string;
+  features: number;
+  isOutput: boolean;
+}
+
+/** Text lines of a foreign model's candidate bottlenecks. */
+function tensorLines(rows: TensorRow[]): string[] {
+  const width = Math.min(60, Math.max(4, ...rows.map((r) => r.name.length)));
+  const opWidth = Math.max(2, ...rows.map((r) => r.opType.length));
+  return rows.map(
+    (r) =>
+      `  ${r.name.padEnd(width)}  ${r.opType.padEnd(opWidth)} [${r.shape.join(', ')}]${r.layout ? ` ${r.layout.toUpperCase()}` : ''}  -> ${r.features}${r.shape.length === 4 ? ' (avg-pooled)' : ''}${r.isOutput ? '  (graph output)' : ''}`,
+  );
+}
+
+/** `ftk info --model onnx:<file> | tfjs:<folder>`: the tensors a user can pick with --layer. */
+async function externalModelInfo(ctx: InfoContext, kind: 'onnx' | 'tfjs', file: string, info: Record<string, unknown>, lines: string[]): Promise<void> {
+  if (kind === 'onnx') {
+    const listing = await describeOnnxModel(file, { inputSize: ctx.inputSize });
+    info.onnx = listing;
+    const i = listing.input;
+    const shape = i.layout === 'nchw' ? `[${i.batch ?? 'N'}, 3, ${i.size ?? 'H'}, ${i.size ?? 'W'}]` : `[${i.batch ?? 'N'}, ${i.size ?? 'H'}, ${i.size ?? 'W'}, 3]`;
+    lines.push(
+      `\nONNX model ${listing.file}`,
+      `  producer ${listing.producer || 'unknown'}, opset ${listing.opset ?? '?'}`,
+      `  input ${i.name} ${shape} ${i.layout.toUpperCase()}${i.size === null ? ` (dynamic size: shapes below measured at ${listing.probeSize}x${listing.probeSize}; pass --input-size when extracting)` : ''}${i.batch !== null ? ` (batch fixed at ${i.batch}: images run in chunks of ${i.batch})` : ''}`,
+      `  outputs ${listing.outputs.join(', ')}`,
+      `\ntensors (candidates for --layer): name, operator, shape per image, features per image`,
+      ...tensorLines(listing.tensors),
+      `\nThe bottleneck is usually the last tensor before the classifier (e.g. the Flatten or GlobalAveragePool output before the final Gemm/MatMul).`,
+    );
+  } else {
+    const listing = await describeTfjsModel(file, { inputSize: ctx.inputSize });
+    info.tfjs = listing;
+    lines.push(
+      `\nTF.js ${listing.format} ${listing.file}`,
+      `  input ${listing.inputName} [N, ${listing.probeSize}, ${listing.probeSize}, 3] NHWC`,
+      `  outputs ${listing.outputs.join(', ')}`,
+      `\n${listing.format === 'graph-model' ? 'nodes' : 'layers'} (candidates for --layer): name, op, shape per image, features per image`,
+      ...tensorLines(listing.tensors),
+    );
+  }
 }
 
 export async function runInfo(ctx: InfoContext): Promise<number> {
@@ -42,7 +95,10 @@ export async function runInfo(ctx: InfoContext): Promise<number> {
     `weights cache: ${info.weightsCache}`,
     `models: ${MODEL_NAMES.join(', ')}`,
   ];
-  if (ctx.model) {
+  const source = ctx.model ? parseModelSource(ctx.model) : undefined;
+  if (source && source.kind !== 'zoo') {
+    await externalModelInfo(ctx, source.kind, source.path, info, lines);
+  } else if (ctx.model) {
     const spec = getModelSpec(ctx.model);
     const model = spec.build({ includeTop: false, alpha: spec.alphas ? ctx.alpha : undefined, pooling: 'none' });
     const layers = model.layers.map((l) => ({ name: l.name, type: l.getClassName(), outputShape: l.outputShape, params: l.countParams() }));
@@ -59,10 +115,11 @@ export function infoCommand(action: (ctx: InfoContext) => Promise<number> = runI
   return new Command('info')
     .description('Show backend, versions, threads, cache locations; with --model, list its layers')
     .option('--backend <name>', `auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
-    .option('--model <name>', 'list the layers of this model (candidates for --layer)')
+    .option('--model <name>', 'list the layers of this model (candidates for --layer): a zoo name, onnx:<file.onnx> or tfjs:<folder> (tensors with their shapes)')
     .option('--alpha <alpha>', 'width multiplier for --model (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
+    .option('--input-size <px>', 'onnx:/tfjs: models with dynamic H, W: measure the shapes at this size (default 224)', parseIntFlag('--input-size', 16))
     .option('--json', 'print JSON')
     .action(async (raw: Record<string, any>) => {
-      process.exitCode = await action({ backend: raw.backend, model: raw.model, alpha: raw.alpha, json: Boolean(raw.json) });
+      process.exitCode = await action({ backend: raw.backend, model: raw.model, alpha: raw.alpha, inputSize: raw.inputSize, json: Boolean(raw.json) });
     });
 }
