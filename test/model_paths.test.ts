@@ -1,7 +1,8 @@
 /**
  * Model and bundle files name their parts by paths relative to themselves: a crafted file whose
  * paths point elsewhere (`../secret`, `/etc/passwd`) is refused before anything is read, so it
- * cannot make ftk load other files on the disk as weights (SECURITY.md).
+ * cannot make ftk load other files on the disk as weights; and content libvips would render though
+ * ftk does not read it (gzip-compressed SVG) is refused before libvips sees it (SECURITY.md).
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -53,4 +54,14 @@ test('a fine-tuned model folder or an auto bundle naming files outside itself is
   });
   await assert.rejects(format.load(bundle), (e: unknown) => e instanceof FtkError && e.code === 'BUNDLE_INVALID');
   assert.equal(loaded, false, 'nothing outside the bundle was loaded');
+});
+
+test('a gzip-compressed SVG (.svgz, under any name) is refused before libvips would render it', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const { decodeImage, ImageDecodeError } = await import('../src/data/decode.js');
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>');
+  const file = path.join(tmp, 'photo.jpg');
+  await writeFile(file, gzipSync(svg));
+  await assert.rejects(decodeImage(file, { size: 8 }), (e: unknown) => e instanceof ImageDecodeError && e.reason === 'unsupported format (gzip-compressed, e.g. SVGZ)');
+  await assert.rejects(decodeImage(gzipSync(svg), { size: 8 }), (e: unknown) => e instanceof ImageDecodeError && /SVGZ/.test(e.reason));
 });

@@ -268,9 +268,11 @@ function isHeic(bytes: Buffer): boolean {
 
 /**
  * The reason to refuse markup (no supported image format starts with '<'), or undefined: HTML
- * pages saved under an image name, SVG, other XML.
+ * pages saved under an image name, SVG, other XML, and gzip-compressed data (libvips would
+ * decompress and render a gzip-compressed SVG, .svgz; no supported image format starts like gzip).
  */
 function markupReason(bytes: Buffer): string | undefined {
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return 'unsupported format (gzip-compressed, e.g. SVGZ)';
   const text = bytes.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart().toLowerCase();
   if (!text.startsWith('<')) return undefined;
   if (text.startsWith('<!doctype html') || text.startsWith('<html') || /<(html|head|body)[\s>]/.test(text)) {
