@@ -8,30 +8,24 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { FeatureCache } from '../src/extract/cache.js';
 import { extractFeatures } from '../src/extract/extract.js';
 import { readFeatures, writeFeatures } from '../src/extract/features_file.js';
 import { decodeNpy } from '../src/formats/npy.js';
 import { selectBackend } from '../src/runtime/backend.js';
-import { BAD_KINDS, BAD_REASONS, badImage, noiseRgb, tempDir, writeTree } from './helpers/images.js';
+import { BAD_KINDS, BAD_REASONS, badImage, noiseRgb, writeTree } from './helpers/images.js';
 import { loadMobileNetReference } from './reference/mobilenet_reference.js';
+import { tempHome } from './helpers/home.js';
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
 const noWeights = existsSync(H5) ? false : `shared weights ${H5} not available`;
 const REAL = { model: 'mobilenet', alpha: 0.25, weights: H5, backend: 'wasm' as const };
 
 await selectBackend({ backend: 'wasm' });
-const { dir: tmp, cleanup } = await tempDir('ftk-extract-');
-// Exported ONNX graphs and downloaded weights go under FTK_HOME: keep them in the temp dir.
-const savedHome = process.env.FTK_HOME;
-process.env.FTK_HOME = path.join(tmp, 'home');
-after(async () => {
-  if (savedHome === undefined) delete process.env.FTK_HOME;
-  else process.env.FTK_HOME = savedHome;
-  await cleanup();
-});
+// Exported ONNX graphs, downloaded weights and the feature cache stay in the temp dir.
+const tmp = await tempHome('ftk-extract-');
 
 const raw = (w: number, h: number) => ({ raw: { width: w, height: h, channels: 3 as const } });
 

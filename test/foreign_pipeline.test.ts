@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { auto } from '../src/auto/auto.js';
@@ -25,17 +25,12 @@ import { predict } from '../src/predict/predict.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { exportOnnx } from '../src/runtime/onnx_export.js';
 import { saveLayersModel, seedWeights, withNchwInput, writeTinyGraphModel } from './helpers/foreign_models.js';
-import { tempDir, writeTree } from './helpers/images.js';
+import { writeTree } from './helpers/images.js';
+import { tempHome } from './helpers/home.js';
 
 await selectBackend({ backend: 'wasm' });
-const { dir: tmp, cleanup } = await tempDir('ftk-foreign-');
-const savedHome = process.env.FTK_HOME;
-process.env.FTK_HOME = path.join(tmp, 'home');
-after(async () => {
-  if (savedHome === undefined) delete process.env.FTK_HOME;
-  else process.env.FTK_HOME = savedHome;
-  await cleanup();
-});
+// Exported ONNX graphs, downloaded weights and the feature cache stay in the temp dir.
+const tmp = await tempHome('ftk-foreign-');
 
 const RTOL = 1e-4;
 const DATA = path.join(tmp, 'colours');

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import protobuf from 'protobufjs/light.js';
 import sharp from 'sharp';
@@ -28,17 +28,12 @@ import { adaptOnnxGraph, readOnnxSummary } from '../src/runtime/onnx_graph.js';
 import { exportOnnx } from '../src/runtime/onnx_export.js';
 import { decodeModel, encodeModel } from '../src/runtime/onnx_proto.js';
 import { saveLayersModel, seedWeights, withNchwInput } from './helpers/foreign_models.js';
-import { noiseRgb, tempDir, writeTree } from './helpers/images.js';
+import { noiseRgb, writeTree } from './helpers/images.js';
+import { tempHome } from './helpers/home.js';
 
 await selectBackend({ backend: 'wasm' });
-const { dir: tmp, cleanup } = await tempDir('ftk-onnx-backbone-');
-const savedHome = process.env.FTK_HOME;
-process.env.FTK_HOME = path.join(tmp, 'home');
-after(async () => {
-  if (savedHome === undefined) delete process.env.FTK_HOME;
-  else process.env.FTK_HOME = savedHome;
-  await cleanup();
-});
+// Exported ONNX graphs, downloaded weights and the feature cache stay in the temp dir.
+const tmp = await tempHome('ftk-onnx-backbone-');
 
 const SIZE = 96;
 const RTOL = 1e-4;

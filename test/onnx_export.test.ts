@@ -16,11 +16,11 @@ import { Rng } from '../src/data/random.js';
 import { preprocessPixels } from '../src/models/imagenet_utils.js';
 import { loadBackbone } from '../src/models/backbone.js';
 import { MODEL_NAMES, MODELS } from '../src/models/registry.js';
-import { shortWeightName } from '../src/models/weights.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { OnnxEngine } from '../src/runtime/onnx_engine.js';
 import { exportOnnx, ONNX_OPSET, OnnxExportError, permute, unsupportedLayers } from '../src/runtime/onnx_export.js';
 import { decodeModel } from '../src/runtime/onnx_proto.js';
+import { seedWeights } from './helpers/foreign_models.js';
 
 await selectBackend({ backend: 'wasm' });
 
@@ -30,42 +30,6 @@ const noWeights = existsSync(H5) && existsSync(DATA) ? false : `shared weights o
 
 /** Relative tolerance of the acceptance criterion: max |onnx - tfjs| <= 1e-4 * max |tfjs|. */
 const RTOL = 1e-4;
-
-/**
- * Seeded weights that keep activations O(1) through deep nets and make every BatchNorm term
- * count: He-uniform kernels, small biases/betas, gamma in [0.8, 1.2], moving mean in
- * [-0.1, 0.1], moving variance in [0.5, 1.5].
- */
-function perturbWeights(model: tf.LayersModel, seed: number): void {
-  const rng = new Rng(seed);
-  const u = (lo: number, hi: number) => lo + (hi - lo) * rng.next();
-  for (const layer of model.layers) {
-    if (layer instanceof tf.LayersModel) {
-      perturbWeights(layer, seed + 1);
-      continue;
-    }
-    if (!layer.weights.length) continue;
-    const values = layer.weights.map((w) => {
-      const name = shortWeightName(w.originalName ?? w.name);
-      const shape = w.shape as number[];
-      const size = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(size);
-      let fanIn = 1;
-      if (name === 'depthwise_kernel') fanIn = shape[0] * shape[1];
-      else if (name.endsWith('kernel')) fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      for (let i = 0; i < size; i++) {
-        if (name.endsWith('kernel')) data[i] = u(-1, 1) * Math.sqrt(6 / fanIn);
-        else if (name === 'gamma') data[i] = u(0.8, 1.2);
-        else if (name === 'moving_variance') data[i] = u(0.5, 1.5);
-        else if (name === 'alpha') data[i] = u(0, 0.3);
-        else data[i] = u(-0.1, 0.1);
-      }
-      return tf.tensor(data, shape);
-    });
-    layer.setWeights(values);
-    tf.dispose(values);
-  }
-}
 
 function randomInput(shape: number[], seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -110,7 +74,7 @@ for (const name of MODEL_NAMES) {
     for (const pooling of ['avg', 'none'] as const) {
       const model = spec.build({ includeTop: false, alpha, inputShape: [size, size, 3], pooling });
       try {
-        perturbWeights(model, 7);
+        seedWeights(model, 7);
         const shape = [2, size, size, 3];
         const r = await compare(model, randomInput(shape, 11), shape);
         assert.ok(r.maxRef > 1e-3 && Number.isFinite(r.maxRef), `${pooling}: outputs are well scaled (max |y| = ${r.maxRef})`);
@@ -126,7 +90,7 @@ for (const name of MODEL_NAMES) {
 test('MobileNet with its top (Reshape, Dropout, 1x1 conv classifier, softmax) exports and matches', async () => {
   const model = MODELS.mobilenet.build({ includeTop: true, alpha: 0.25, classes: 10, inputShape: [224, 224, 3] });
   try {
-    perturbWeights(model, 3);
+    seedWeights(model, 3);
     const shape = [1, 224, 224, 3];
     const r = await compare(model, randomInput(shape, 5), shape);
     assert.deepEqual(r.outShape, [1, 10]);
@@ -179,7 +143,7 @@ test('a user model with every other supported layer (merges, separable/dilated/s
   const model = kitchenSink();
   try {
     assert.deepEqual(unsupportedLayers(model), []);
-    perturbWeights(model, 21);
+    seedWeights(model, 21);
     const shape = [3, 15, 13, 3];
     const r = await compare(model, randomInput(shape, 22), shape);
     assert.deepEqual(r.outShape, [3, 5]);

@@ -15,12 +15,17 @@ import { AttributeType, DataType, decodeModel, encodeModel, type Dimension } fro
 
 /**
  * Seeded weights that keep activations O(1) through deep nets and make BatchNorm count: He-uniform
- * kernels, small biases/betas, gamma in [0.8, 1.2], moving mean in [-0.1, 0.1], variance in [0.5, 1.5].
+ * kernels, small biases/betas, gamma in [0.8, 1.2], moving mean in [-0.1, 0.1], variance in [0.5, 1.5],
+ * PReLU alpha in [0, 0.3]. Nested models get seed + 1.
  */
 export function seedWeights(model: tf.LayersModel, seed: number): void {
   const rng = new Rng(seed);
   const u = (lo: number, hi: number) => lo + (hi - lo) * rng.next();
   for (const layer of model.layers) {
+    if (layer instanceof tf.LayersModel) {
+      seedWeights(layer, seed + 1);
+      continue;
+    }
     if (!layer.weights.length) continue;
     const values = layer.weights.map((w) => {
       const name = shortWeightName(w.originalName ?? w.name);
@@ -32,6 +37,7 @@ export function seedWeights(model: tf.LayersModel, seed: number): void {
         if (name.endsWith('kernel')) data[i] = u(-1, 1) * Math.sqrt(6 / fanIn);
         else if (name === 'gamma') data[i] = u(0.8, 1.2);
         else if (name === 'moving_variance') data[i] = u(0.5, 1.5);
+        else if (name === 'alpha') data[i] = u(0, 0.3);
         else data[i] = u(-0.1, 0.1);
       }
       return tf.tensor(data, shape);
