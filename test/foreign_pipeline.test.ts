@@ -24,7 +24,7 @@ import { describeTfjsModel } from '../src/models/tfjs_backbone.js';
 import { predict } from '../src/predict/predict.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { exportOnnx } from '../src/runtime/onnx_export.js';
-import { saveLayersModel, seedWeights, withNchwInput, writeTinyGraphModel } from './helpers/foreign_models.js';
+import { saveLayersModel, seedWeights, withNchwInput, writeTinyGraphModel, relDiff } from './helpers/foreign_models.js';
 import { writeTree } from './helpers/images.js';
 import { tempHome } from './helpers/home.js';
 
@@ -38,18 +38,6 @@ const GRAPH = path.join(tmp, 'graph');
 const LAYERS = path.join(tmp, 'layers');
 const ONNX = path.join(tmp, 'mobilenet_nchw.onnx');
 let reference: tf.LayersModel;
-
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 1e-3, `features are not degenerate (max |x| = ${m})`);
-  return d / m;
-}
 
 before(async () => {
   // Two classes told apart by colour, with noise: 10 images each.

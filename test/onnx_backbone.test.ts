@@ -27,7 +27,7 @@ import { selectBackend } from '../src/runtime/backend.js';
 import { adaptOnnxGraph, readOnnxSummary } from '../src/runtime/onnx_graph.js';
 import { exportOnnx } from '../src/runtime/onnx_export.js';
 import { decodeModel, encodeModel } from '../src/runtime/onnx_proto.js';
-import { saveLayersModel, seedWeights, withNchwInput } from './helpers/foreign_models.js';
+import { saveLayersModel, seedWeights, withNchwInput, relDiff } from './helpers/foreign_models.js';
 import { noiseRgb, writeTree } from './helpers/images.js';
 import { tempHome } from './helpers/home.js';
 
@@ -41,18 +41,6 @@ const DATA = path.join(tmp, 'data');
 const FIX = path.join(tmp, 'fixtures');
 
 /** max |a - b| / max |b|: the acceptance measure. */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length, 'same number of values');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 1e-3, `features are not degenerate (max |x| = ${m})`);
-  return d / m;
-}
-
 interface Fixture {
   /** TF.js layers folder with the seeded weights (the zoo run loads them by layer name). */
   weights: string;

@@ -157,3 +157,16 @@ export async function writeTinyGraphModel(dir: string, size: number, seed: numbe
   await fsp.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
   return { reference, nodes: node.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name) };
 }
+
+/** max |a - b| / max |b|, asserting equal lengths and that `b` is not (nearly) all zeros. */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relDiff: ${a.length} values vs ${b.length}`);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  if (!(m > 1e-3)) throw new Error(`features are degenerate (max |x| = ${m})`);
+  return d / m;
+}
