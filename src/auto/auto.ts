@@ -19,6 +19,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { svmCrossValidate } from '../classify/commands.js';
+import { maxPrecomputedSamples } from '../classify/libsvm.js';
+import { SVM_DEFAULTS } from '../classify/options.js';
 import { gridSearch } from '../classify/search.js';
 import { SvmClassifier } from '../classify/svm.js';
 import { findDataset, type Dataset } from '../data/dataset.js';
@@ -126,6 +128,19 @@ function stratifiedSubsample(rows: ArrayLike<number>, labels: readonly number[],
     out.push(...list.slice(0, Math.max(2, Math.round(list.length * fraction))));
   }
   return Int32Array.from(out.sort((a, b) => a - b));
+}
+
+/**
+ * Rows an SVM can train on: all of them, or a stratified subsample when they would not fit
+ * libsvm-js' heap (about 10,000 samples; see assertFitsHeap). `onCut` hears of each subsample.
+ */
+export function svmTrainRows(rows: ArrayLike<number>, labels: readonly number[], seed: number, onCut: (from: number, to: number) => void): Int32Array {
+  const cap = maxPrecomputedSamples(SVM_DEFAULTS.cacheSize);
+  if (rows.length <= cap) return Int32Array.from(rows);
+  // Rounding per class can add a few rows: aim a little under the cap.
+  const sub = stratifiedSubsample(rows, labels, (cap - 64) / rows.length, seed);
+  onCut(rows.length, sub.length);
+  return sub;
 }
 
 /** Moves every exact-duplicate group into the fold of its first member (copies must not straddle folds). */
@@ -300,8 +315,13 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   const svmFoldParams: string[] = [];
   const svmStart = performance.now();
   const innerFolds = Math.min(3, Math.max(2, smallest - 1));
+  const svmCut = (from: number, to: number) => {
+    const text = `SVM trained on a stratified subset of ${to} of ${from} images (libsvm-js' 2 GiB heap holds about 10,000); fine-tuning uses them all`;
+    if (!cuts.includes(text)) cuts.push(text);
+  };
   for (let f = 0; f < k; f++) {
-    const { train, test } = foldSplit(folds, f);
+    const { train: allTrain, test } = foldSplit(folds, f);
+    const train = svmTrainRows(allTrain, labels, o.seed + f, svmCut);
     const yTrain = Array.from(train, (r) => labels[r]);
     const minTrain = Math.min(...dataset.classes.map((_, c) => yTrain.filter((y) => y === c).length));
     const grid = await gridSearch(takeRows(X, d, train), yTrain, { kernel: 'rbf' }, { folds: Math.min(innerFolds, minTrain), seed: o.seed });
@@ -469,7 +489,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   const svmCurve = await timed('learning curve (svm)', () =>
     curvePoints(
       'svm',
-      async (_f, train, test) => {
+      async (f, allTrain, test) => {
+        const train = svmTrainRows(allTrain, labels, o.seed + f, svmCut);
         const yTrain = Array.from(train, (r) => labels[r]);
         const minTrain = Math.min(...dataset.classes.map((_, c) => yTrain.filter((y) => y === c).length));
         const grid = await gridSearch(takeRows(X, d, train), yTrain, { kernel: 'rbf' }, { folds: Math.max(2, Math.min(3, minTrain)), seed: o.seed });
@@ -518,9 +539,12 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   say(`Refitting the ${chosen === 'svm' ? 'SVM' : 'fine-tuned model'} on all ${n} images`);
   if (chosen === 'svm') {
     await timed('refit svm', async () => {
-      const grid = await gridSearch({ data: X, rows: n, cols: d }, labels, { kernel: 'rbf' }, { folds: k, seed: o.seed });
-      gridReport = gridFromSearch(grid, `refit on all ${n} images, ${k}-fold`);
-      const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: smallest >= 5 }).fit({ data: X, rows: n, cols: d }, labels);
+      const rows = svmTrainRows(Int32Array.from({ length: n }, (_, i) => i), labels, o.seed, svmCut);
+      const Xr = rows.length === n ? { data: X, rows: n, cols: d } : takeRows(X, d, rows);
+      const yr = rows.length === n ? labels : Array.from(rows, (r) => labels[r]);
+      const grid = await gridSearch(Xr, yr, { kernel: 'rbf' }, { folds: k, seed: o.seed });
+      gridReport = gridFromSearch(grid, `refit on ${rows.length === n ? 'all ' : ''}${rows.length} images, ${k}-fold`);
+      const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: smallest >= 5 }).fit(Xr, yr);
       clf.classNames = dataset.classes;
       clf.backbone = meta.model;
       await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');
