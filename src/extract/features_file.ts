@@ -3,12 +3,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { FeaturesError } from '../errors.js';
 import type { FeaturesMeta } from '../formats/features.js';
-import { decodeNpy, npyHeader } from '../formats/npy.js';
+import { npyHeader } from '../formats/npy.js';
+import { featureFiles, loadFeatures } from '../classify/features_io.js';
 
-export function featurePaths(prefix: string): { npy: string; json: string } {
-  const base = prefix.replace(/\.(npy|json)$/, '');
-  return { npy: `${base}.npy`, json: `${base}.json` };
-}
+/** `<prefix>.npy` and `<prefix>.json` (a trailing .npy/.json on the prefix is ignored). */
+export const featurePaths = featureFiles;
 
 async function writeAtomic(file: string, ...chunks: (string | Uint8Array)[]): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -36,24 +35,11 @@ export async function writeFeatures(prefix: string, features: Float32Array, meta
   return paths;
 }
 
-/** Reads the pair back, checking that the .npy and .json agree. */
+/**
+ * Reads the pair back with the SVM's checks (src/classify/features_io.ts: the two files agree,
+ * float32 [N, D], finite values); labels are not required.
+ */
 export async function readFeatures(prefix: string): Promise<{ features: Float32Array; meta: FeaturesMeta }> {
-  const paths = featurePaths(prefix);
-  const [npyBytes, jsonText] = await Promise.all([
-    fsp.readFile(paths.npy).catch(() => {
-      throw new FeaturesError(`Feature file ${paths.npy} not found.`, { suggestion: 'Run `ftk bottleneck extract` first.' });
-    }),
-    fsp.readFile(paths.json, 'utf8').catch(() => {
-      throw new FeaturesError(`Feature metadata ${paths.json} not found.`, { suggestion: 'Run `ftk bottleneck extract` first.' });
-    }),
-  ]);
-  const arr = decodeNpy(npyBytes, paths.npy);
-  const meta = JSON.parse(jsonText) as FeaturesMeta;
-  if (arr.dtype !== '<f4' || arr.shape.length !== 2 || arr.shape[0] !== meta.files.length) {
-    throw new FeaturesError(
-      `${paths.npy} has ${arr.dtype} shape (${arr.shape.join(', ')}) but ${paths.json} lists ${meta.files.length} files.`,
-      { suggestion: 'The two files come from different runs: extract the features again.' },
-    );
-  }
-  return { features: arr.data as Float32Array, meta };
+  const { X, meta } = await loadFeatures(prefix, { requireLabels: false });
+  return { features: X, meta };
 }
