@@ -5,7 +5,8 @@
  * directly, resume from folds.jsonl, and the CLI's argv -> typed context.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Command } from 'commander';
@@ -158,4 +159,19 @@ test('ftk bench flags parse into typed CompareMethodsOptions', async () => {
   });
   await assert.rejects(parse(['photos', '--out', 'b', '--methods', 'svm,knn']), /unknown method "knn"/);
   await assert.rejects(parse(['photos']), /required option '--out <dir>'/);
+});
+
+test('ftk bench end to end (the real binary, SVM only): exit 0, one JSON document, table.md', { timeout: 300_000 }, () => {
+  const out = path.join(tmp, 'cli-run');
+  const r = spawnSync(
+    process.execPath,
+    [path.resolve('bin/ftk.js'), 'bench', root, '--methods', 'svm', '--folds', '2', '--model', 'mobilenet', '--alpha', '0.25', '--weights', 'random', '--input-size', '32', '--backend', 'wasm', '--cache-file', path.join(tmp, 'cache.sqlite'), '--json', '--out', out],
+    { env: { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' }, encoding: 'utf8', timeout: 240_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(result.format, 'ftk-bench');
+  assert.deepEqual(result.methods.map((m: { method: string }) => m.method), ['svm']);
+  assert.equal(result.methods[0].foldAccuracies.length, 2);
+  assert.ok(existsSync(path.join(out, 'table.md')) && existsSync(path.join(out, 'folds.jsonl')));
 });

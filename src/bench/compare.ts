@@ -36,6 +36,7 @@ import { DatasetError, OptionsError } from '../errors.js';
 import { extractFeatures } from '../extract/extract.js';
 import { checkpointPath } from '../finetune/checkpoint.js';
 import type { EpochRecord, FinetuneOptions } from '../finetune/options.js';
+import type { BackboneInfo } from '../formats/features.js';
 import type { PairedComparison } from '../formats/run_report.js';
 import { pairedComparison } from '../report/build.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
@@ -303,7 +304,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
   const findRecord = (m: BenchMethod, f: number) => records.find((r): r is BenchFoldRecord => r.kind === 'fold' && r.method === m && r.fold === f && r.key === keys[m]);
 
   // SVM features: extracted once for every fold (the time is amortised over the folds).
-  let features: { X: Float32Array; d: number; rowOf: Map<string, number>; labels: number[]; backboneInfo: unknown } | undefined;
+  let features: { X: Float32Array; d: number; rowOf: Map<string, number>; labels: number[]; backboneInfo: BackboneInfo } | undefined;
   const needsSvm = methods.includes('svm') && Array.from({ length: runFolds }, (_, f) => !findRecord('svm', f)).some(Boolean);
   if (needsSvm) {
     say(`Extracting ${describeBackbone(backbone)} features of ${n} images for the SVM (once, for every fold)`);
@@ -342,7 +343,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
         seed,
         innerFolds: BENCH_DEFAULTS.innerFolds,
         probability: false,
-        save: { file: `${foldDir(m, f)}.json`, classNames: dataset.classes, backbone: fx.backboneInfo as never },
+        save: { file: `${foldDir(m, f)}.json`, classNames: dataset.classes, backbone: fx.backboneInfo },
       });
       let next = 0;
       predicted = testRows.map((r0) => (r0 === undefined ? -1 : r.predicted[next++]));
