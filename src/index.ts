@@ -49,3 +49,5 @@ export { RUNTIME_NAMES } from './extract/runtime_choice.js';
 export { auto, AUTO_DEFAULTS, type AutoOptions, type AutoResult } from './auto/auto.js';
 export { examineDataset, type DoctorReport } from './auto/doctor.js';
 export { recommend, type Prior, type DomainProbe } from './auto/recommend.js';
+export { compareMethods, benchTableMarkdown, BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod, type CompareMethodsOptions, type CompareMethodsResult, type BenchFoldRecord, type BenchSharedRecord, type BenchMethodSummary, type TrainSettings } from './bench/compare.js';
+export { readIdx, decodeIdx, encodeIdx, type IdxArray, type IdxType } from './data/idx.js';

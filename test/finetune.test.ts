@@ -228,6 +228,18 @@ test('from scratch: weights none trains every layer with BatchNormalization in t
   assert.equal(s.meta.architecture, 'smallcnn');
   assert.equal(s.meta.weights, 'none');
   assert.equal(s.meta.history.length, 2);
+
+  // A smallcnn trained by ftk as the pretrained base of another: its convolutions are loaded (kept
+  // bit-identical with freeze 'all'), the head is new, and it trains in two phases; any input size.
+  const t = await finetune(DATA, opts({ model: 'smallcnn', alpha: undefined, weights: s.out, inputSize: 48, freeze: 'all', headEpochs: 2, epochs: 1 }));
+  assert.deepEqual([...new Set(t.meta.history.map((h) => h.phase))], ['head']);
+  assert.equal(t.meta.preprocessing.inputSize, 48);
+  const [from, to] = [await savedWeights(s.out), await savedWeights(t.out)];
+  for (const layer of ['conv2d', 'conv2d_1', 'conv2d_2']) assert.deepEqual(to.get(layer), from.get(layer), `${layer} loaded and frozen`);
+  assert.notDeepEqual(to.get('dense'), from.get('dense'), 'the head is new');
+  const u = await finetune(DATA, opts({ model: 'smallcnn', alpha: undefined, weights: s.out, headEpochs: 1, epochs: 1 }));
+  assert.deepEqual(u.meta.history.map((h) => [h.phase, h.lr]), [['head', 1e-3], ['finetune', 1e-4]]);
+  await assert.rejects(finetune(DATA, opts({ model: 'smallcnn', alpha: undefined, weights: r.out })), /a smallcnn starts from a smallcnn model folder; this one holds a mobilenet/);
 });
 
 test('cross-validation: k folds, then a refit on every image for the folds mean best epochs', async () => {
@@ -249,7 +261,7 @@ test('bad input: one class, a missing --freeze layer, a batch larger than the tr
   await assert.rejects(finetune(DATA, opts({ batchSize: 64 })), (e: Error & { code?: string }) => e.code === 'BATCH_TOO_LARGE' && /batch size 64 is larger than the 19 training images/.test(e.message));
   await assert.rejects(finetune(DATA, opts({ freeze: 14 })), /mobilenet has blocks 0 \(stem\) to 13\. Received 14/);
   await assert.rejects(finetune(DATA, opts({ val: 0.2, folds: 3 })), /--val and --folds are exclusive/);
-  await assert.rejects(finetune(DATA, opts({ model: 'smallcnn', weights: H5 })), /smallcnn has no pretrained weights/);
+  await assert.rejects(finetune(DATA, opts({ model: 'smallcnn', weights: H5 })), /smallcnn has no published weights/);
 });
 
 test('nothing lost: a corrupt checkpoint is an error and stays as it was; an unfinished run or a model is not overwritten silently', async () => {

@@ -61,6 +61,8 @@ test('finetune flags parse into typed options with the documented defaults', asy
   assert.equal((await parse(['d', '--out', 'o', '--freeze', '11'])).options.freeze, 11);
   assert.equal((await parse(['d', '--out', 'o', '--freeze', 'conv_pw_11_relu'])).options.freeze, 'conv_pw_11_relu');
   assert.equal((await parse(['d', '--out', 'o', '--freeze', 'all'])).options.freeze, 'all');
+  assert.equal((await parse(['d', '--out', 'o', '--model', 'smallcnn'])).options.weights, 'none', 'smallcnn trains from scratch by default');
+  assert.equal((await parse(['d', '--out', 'o', '--model', 'smallcnn', '--weights', 'pretrained-cnn'])).options.weights, 'pretrained-cnn');
 });
 
 test('invalid finetune flags are rejected with what is allowed', async () => {

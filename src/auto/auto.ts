@@ -23,27 +23,26 @@ import { maxPrecomputedSamples } from '../classify/libsvm.js';
 import { SVM_DEFAULTS } from '../classify/options.js';
 import { gridSearch } from '../classify/search.js';
 import { SvmClassifier } from '../classify/svm.js';
-import { findDataset, type Dataset } from '../data/dataset.js';
+import { findDataset } from '../data/dataset.js';
 import { Rng } from '../data/random.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
 import { DatasetError, OptionsError } from '../errors.js';
 import { extractFeatures } from '../extract/extract.js';
 import { writeFeatures } from '../extract/features_file.js';
-import { finetune } from '../finetune/finetune.js';
-import type { BackboneInfo, FeaturesMeta } from '../formats/features.js';
+import type { BackboneInfo } from '../formats/features.js';
 import type { LearningCurve, LearningCurvePoint, PathName, PathResult, RunReport, TimingStage } from '../formats/run_report.js';
 import { backboneLabel, isExternalModel } from '../models/backbone.js';
 import { describeOnnxModel } from '../models/onnx_backbone.js';
 import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import { describeTfjsModel } from '../models/tfjs_backbone.js';
-import { loadClassifier } from '../predict/formats.js';
 import { estimateCrossover, gridFromSearch, pairedComparison, pathResultFromPredictions } from '../report/build.js';
 import { writeReport } from '../report/report.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
 import { examineDataset } from './doctor.js';
+import { argmaxScores, datasetSubset, finetuneOnRows, keepDuplicatesTogether, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
 import { recommend, type DomainProbe } from './recommend.js';
 
 export interface AutoOptions {
@@ -106,12 +105,6 @@ export const AUTO_DEFAULTS = Object.freeze({
 /** Images of the domain probe (a stratified subsample). */
 const PROBE_IMAGES = 400;
 
-function subset(dataset: Dataset, rows: ArrayLike<number>, files: readonly string[]): Dataset {
-  const byFile = new Map(dataset.entries.map((e) => [e.file, e]));
-  const entries = Array.from(rows, (r) => byFile.get(files[r])!);
-  return { ...dataset, entries, ignored: [] };
-}
-
 /** A stratified subsample of `rows` (fraction of each class, at least 2 per class), seeded. */
 function stratifiedSubsample(rows: ArrayLike<number>, labels: readonly number[], fraction: number, seed: number): Int32Array {
   if (fraction >= 1) return Int32Array.from(rows);
@@ -141,28 +134,6 @@ export function svmTrainRows(rows: ArrayLike<number>, labels: readonly number[],
   const sub = stratifiedSubsample(rows, labels, (cap - 64) / rows.length, seed);
   onCut(rows.length, sub.length);
   return sub;
-}
-
-/** Moves every exact-duplicate group into the fold of its first member (copies must not straddle folds). */
-function keepDuplicatesTogether(folds: Int32Array, meta: FeaturesMeta): number {
-  const index = new Map(meta.files.map((f, i) => [f, i]));
-  let moved = 0;
-  for (const group of meta.duplicates) {
-    const rows = group.map((f) => index.get(f)).filter((r): r is number => r !== undefined);
-    for (const r of rows.slice(1)) {
-      if (folds[r] !== folds[rows[0]]) {
-        folds[r] = folds[rows[0]];
-        moved++;
-      }
-    }
-  }
-  return moved;
-}
-
-function takeRows(X: Float32Array, d: number, rows: ArrayLike<number>) {
-  const data = new Float32Array(rows.length * d);
-  for (let i = 0; i < rows.length; i++) data.set(X.subarray(rows[i] * d, (rows[i] + 1) * d), i * d);
-  return { data, rows: rows.length, cols: d };
 }
 
 /** For `onnx:`/`tfjs:` backbones: the 4-D tensor at about 40% of the graph's 4-D tensors. */
@@ -286,7 +257,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     probe = await timed('domain probe', async () => {
       const early = external ? await earlyExternalTensor(meta.model) : earlyLayerName(o.model, o.alpha);
       if (early === undefined) return undefined;
-      const probeSet = subset(dataset, probeRows, meta.files);
+      const probeSet = datasetSubset(dataset, probeRows, meta.files);
       const earlyFeat = await extractFeatures(probeSet, { ...backboneOptions, layer: early, backend: o.backend, cache: o.cache });
       const lateMeta = { ...meta, files: Array.from(probeRows, (r) => meta.files[r]), labels: Array.from(probeRows, (r) => labels[r]) };
       const probeDir = path.join(runDir, 'probe');
@@ -304,7 +275,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
 
   // 3. Shared folds.
   const folds = stratifiedKFold(labels, k, { shuffle: true, seed: o.seed });
-  const moved = keepDuplicatesTogether(folds, meta);
+  const moved = keepDuplicatesTogether(folds, meta.duplicates, meta.files);
   const foldNote = meta.duplicates.length ? `exact duplicates kept in one fold (${moved} moved)` : undefined;
   const info = { files: meta.files, labels, folds };
 
@@ -321,20 +292,13 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   };
   for (let f = 0; f < k; f++) {
     const { train: allTrain, test } = foldSplit(folds, f);
-    const train = svmTrainRows(allTrain, labels, o.seed + f, svmCut);
-    const yTrain = Array.from(train, (r) => labels[r]);
-    const minTrain = Math.min(...dataset.classes.map((_, c) => yTrain.filter((y) => y === c).length));
-    const grid = await gridSearch(takeRows(X, d, train), yTrain, { kernel: 'rbf' }, { folds: Math.min(innerFolds, minTrain), seed: o.seed });
-    const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: minTrain >= 5 }).fit(takeRows(X, d, train), yTrain);
-    const Xt = takeRows(X, d, test);
-    const pred = clf.predict(Xt);
-    const proba = clf.probA_ ? clf.predictProba(Xt) : undefined;
-    test.forEach((r, i) => {
-      svmPredicted[r] = pred[i];
-      svmProba[r] = proba ? Array.from(proba[i]) : dataset.classes.map((_, c) => (c === pred[i] ? 1 : 0));
+    const fold = { train: svmTrainRows(allTrain, labels, o.seed + f, svmCut), test };
+    const r = await svmOnFold(X, d, labels, dataset.classes.length, fold, { seed: o.seed, innerFolds });
+    fold.test.forEach((row, i) => {
+      svmPredicted[row] = r.predicted[i];
+      svmProba[row] = r.probabilities[i];
     });
-    svmFoldParams.push(`fold ${f + 1}: C=2^${grid.best.log2C}, gamma=2^${grid.best.log2Gamma}`);
-    clf.dispose();
+    svmFoldParams.push(`fold ${f + 1}: C=2^${r.best.log2C}, gamma=2^${r.best.log2Gamma}`);
     options.onProgress?.({ stage: 'svm folds', done: f + 1, total: k });
   }
   const svmMs = performance.now() - svmStart;
@@ -366,32 +330,13 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     overwrite: true,
     ...(o.epochs ? { epochs: o.epochs, headEpochs: o.epochs } : {}),
   };
-  const runFinetune = async (train: ArrayLike<number>, out: string, stage: string) => {
-    const t = performance.now();
-    // Small folds: a batch may not exceed the images left after the early-stopping split.
-    // The early-stopping split needs every class on both sides: at least one image per class held
-    // out; a batch may not exceed the images left for training.
-    const classesCount = dataset.classes.length;
-    const val = Math.min(0.5, Math.max(0.2, (classesCount + 0.5) / train.length));
-    const batchSize = Math.max(1, Math.min(32, train.length - Math.ceil(train.length * val)));
-    const r = await finetune(subset(dataset, train, meta.files), {
+  const runFinetune = (train: ArrayLike<number>, out: string, stage: string) =>
+    finetuneOnRows(dataset, meta.files, train, {
       ...ftBase,
-      batchSize,
-      val,
       out,
       onProgress: (p) => options.onProgress?.({ stage: `${stage} ${p.stage} ${p.phase}`, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
     });
-    return { result: r, minutes: (performance.now() - t) / 60000 };
-  };
-  const scoreFold = async (modelDir: string, test: ArrayLike<number>) => {
-    const clf = await loadClassifier(modelDir);
-    try {
-      const files = Array.from(test, (r) => dataset.entries.find((e) => e.file === meta.files[r])!.path);
-      return await clf.predictImages(files);
-    } finally {
-      clf.dispose();
-    }
-  };
+  const scoreFold = (modelDir: string, test: ArrayLike<number>) => scoreModelOnRows(modelDir, dataset, meta.files, test);
   if (!svmOnly) {
     const ftStart = performance.now();
     for (let f = 0; f < k; f++) {
@@ -491,13 +436,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       'svm',
       async (f, allTrain, test) => {
         const train = svmTrainRows(allTrain, labels, o.seed + f, svmCut);
-        const yTrain = Array.from(train, (r) => labels[r]);
-        const minTrain = Math.min(...dataset.classes.map((_, c) => yTrain.filter((y) => y === c).length));
-        const grid = await gridSearch(takeRows(X, d, train), yTrain, { kernel: 'rbf' }, { folds: Math.max(2, Math.min(3, minTrain)), seed: o.seed });
-        const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale' }).fit(takeRows(X, d, train), yTrain);
-        const pred = clf.predict(takeRows(X, d, test));
-        clf.dispose();
-        return pred.filter((p, i) => p === labels[test[i]]).length / test.length;
+        const r = await svmOnFold(X, d, labels, dataset.classes.length, { train, test }, { seed: o.seed, innerFolds: 3, probability: false });
+        return r.predicted.filter((p, i) => p === labels[test[i]]).length / test.length;
       },
       Array.from({ length: k }, (_, f) => f),
     ),
@@ -515,7 +455,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
             const dir = path.join(runDir, 'folds', `curve-${f + 1}-${train.length}`);
             await runFinetune(train, dir, `curve fold ${f + 1} (${train.length} images)`);
             const scores = await scoreFold(dir, test);
-            return scores.filter((s, i) => 'probabilities' in s && Array.from(s.probabilities).indexOf(Math.max(...s.probabilities)) === labels[test[i]]).length / test.length;
+            return argmaxScores(scores).filter((p, i) => p === labels[test[i]]).length / test.length;
           },
           [ftFoldsDone[0]],
         );

@@ -1,6 +1,7 @@
 /** The `ftk` program: commands over the library API (src/index.ts), one error handler. */
 import { Command, CommanderError } from 'commander';
 import { autoCommand } from './commands/auto.js';
+import { benchCommand } from './commands/bench.js';
 import { bottleneckCommand } from './commands/bottleneck.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(svmCommand());
   program.addCommand(autoCommand());
   program.addCommand(reportCommand());
+  program.addCommand(benchCommand());
   return program;
 }
 

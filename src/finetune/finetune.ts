@@ -9,7 +9,8 @@
  *    universal edges and curves, stay frozen) and train them with the head at lr / 10;
  * 4. augment training images (flip, rotation, translation, zoom), early-stop each phase on the
  *    validation loss and keep the best weights; optionally cross-validate.
- * `weights: 'none'` (or `model: 'smallcnn'`) trains from scratch in one phase: the baseline.
+ * `weights: 'none'` (smallcnn's default) trains from scratch in one phase: the baseline. A smallcnn
+ * can also start from a smallcnn model folder ftk wrote (transfer from your own pretraining).
  *
  * Fast on a CPU by design (tfjs' wasm backend runs one thread in Node):
  * - frozen-prefix caching: the frozen layers' output for every training image and each of a bank
@@ -228,7 +229,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
     const headOnly = fm.freeze.frozenLayers >= fm.freeze.totalLayers;
     const boundary = r.scratch || frozenSet.size === 0 ? [fm.input] : fm.graph.boundary(frozenSet);
     const augmentKey = augmentSpecString(r.augment);
-    const producer = fm.backbone?.fingerprint ?? `smallcnn/${r.seed}/${fm.inputSize}`;
+    const producer = fm.backbone?.fingerprint ?? `smallcnn/${fm.weightsSha256}/${fm.inputSize}/${fm.crop}`;
     const pooledBank = !r.scratch && r.headEpochs > 0 ? new ViewBank('pooled', [fm.pooled], producer, augmentKey, r.seed) : undefined;
     const boundaryIsInput = boundary.length === 1 && boundary[0] === fm.input;
 

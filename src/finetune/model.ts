@@ -8,12 +8,16 @@
  * `global_max_pooling2d`), `dropout`, `predictions` (Keras Applications' name for the classifier).
  */
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { Rng } from '../data/random.js';
 import { OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { buildBackbone, resolveBackbone, type ResolvedBackbone } from '../models/backbone.js';
 import type { PreprocessMode } from '../models/types.js';
 import { randomizeWeights } from '../models/random_weights.js';
+import { loadFinetunedLayersModel, META_JSON, MODEL_JSON, readFinetunedMeta, WEIGHTS_BIN } from './format.js';
 import { resolveFreeze, type FreezePlan } from './freeze.js';
 import { LayerGraph } from './graph.js';
 import type { ResolvedFinetuneOptions } from './options.js';
@@ -87,19 +91,33 @@ export async function buildFinetuneModel(
     randomizeWeights(model, r.seed);
     const flatten = model.getLayer('flatten');
     const headStart = model.layers.indexOf(flatten) + 1;
+    const baseLayers = model.layers.slice(0, headStart);
+    let weightsSha256 = `random:${r.seed}`;
+    let freeze: FreezePlan = { frozenLayers: 0, totalLayers: headStart, description: 'no layer (from scratch)' };
+    if (!r.scratch) {
+      try {
+        weightsSha256 = await loadSmallCnnBase(r.weights, baseLayers);
+        const base = tf.model({ inputs: model.inputs, outputs: flatten.output as tf.SymbolicTensor, name: 'smallcnn_base' });
+        freeze = resolveFreeze(base, 'smallcnn', r.freeze);
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
+      onNotice?.(`smallcnn starts from ${r.weights} (its convolutions; the head is new).`);
+    }
     return {
       model,
       graph: new LayerGraph(model),
       input: model.inputs[0],
       pooled: flatten.output as tf.SymbolicTensor,
       probabilities: model.outputs[0],
-      baseLayers: model.layers.slice(0, headStart),
+      baseLayers,
       headLayers: model.layers.slice(headStart),
-      freeze: { frozenLayers: 0, totalLayers: headStart, description: 'no layer (from scratch)' },
+      freeze,
       preprocessing: 'tf',
       inputSize,
       crop: r.crop,
-      weightsSha256: `random:${r.seed}`,
+      weightsSha256,
     };
   }
   const backbone = await buildBackbone(resolved, { onNotice, seed: r.seed });
@@ -137,4 +155,42 @@ export async function buildFinetuneModel(
     crop: info.crop,
     weightsSha256: info.weightsSha256,
   };
+}
+
+/**
+ * Copies the convolution weights (every base layer with weights) of a smallcnn model folder written
+ * by ftk into `baseLayers`, by layer name; returns the sha256 of its weight file. The input size
+ * may differ (convolution kernels do not depend on it).
+ */
+async function loadSmallCnnBase(source: string, baseLayers: readonly tf.layers.Layer[]): Promise<string> {
+  const dir = path.basename(source) === MODEL_JSON || path.basename(source) === META_JSON ? path.dirname(source) : source;
+  const meta = await readFinetunedMeta(dir);
+  if (meta.architecture !== 'smallcnn') {
+    throw new OptionsError(`--weights ${source}: a smallcnn starts from a smallcnn model folder; this one holds a ${meta.architecture}.`, {
+      code: 'FINETUNE_BAD_OPTION',
+      suggestion: `Pass the folder of an \`ftk finetune --model smallcnn\` run, or use --model ${meta.architecture} with that architecture's weights.`,
+    });
+  }
+  const saved = await loadFinetunedLayersModel(dir, meta);
+  try {
+    for (const layer of baseLayers) {
+      if (layer.weights.length === 0) continue;
+      let from: tf.layers.Layer;
+      try {
+        from = saved.getLayer(layer.name);
+      } catch {
+        throw new OptionsError(`--weights ${source}: the saved smallcnn has no layer ${layer.name}.`, { code: 'FINETUNE_BAD_OPTION', suggestion: 'Pass a smallcnn folder written by this ftk version.' });
+      }
+      const values = from.getWeights();
+      const want = layer.weights.map((w) => w.shape.join('x'));
+      const got = values.map((v) => v.shape.join('x'));
+      if (want.join(',') !== got.join(',')) {
+        throw new OptionsError(`--weights ${source}: layer ${layer.name} has weights [${got.join(', ')}], the model needs [${want.join(', ')}].`, { code: 'FINETUNE_BAD_OPTION' });
+      }
+      layer.setWeights(values);
+    }
+  } finally {
+    saved.dispose();
+  }
+  return createHash('sha256').update(await fsp.readFile(path.join(dir, meta.files?.weights ?? WEIGHTS_BIN))).digest('hex');
 }

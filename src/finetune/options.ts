@@ -66,7 +66,9 @@ export interface FinetuneOptions {
    * 'imagenet' (Keras' file, downloaded once), a Keras .h5 / TF.js model.json path, or 'none' to
    * train the same architecture from scratch (seeded Glorot init, scratch learning rate, one phase).
    * 'random' fine-tunes a seeded random base as if it were pretrained (two phases; for tests and
-   * speed benchmarks). Default 'imagenet'; 'none' for smallcnn (which has no pretrained weights).
+   * speed benchmarks). Default 'imagenet'; 'none' for smallcnn, which has no published weights but
+   * can start from a smallcnn trained by ftk: pass that model folder (its convolutions are kept, the
+   * head is new, and it is fine-tuned like any pretrained base).
    */
   weights?: string;
   /** Square input size. Default: the model's (224; 299 InceptionV3; 150 smallcnn). */
@@ -191,7 +193,7 @@ export interface ResolvedFinetuneOptions {
   /** `tfjs:` models only. */
   layer?: string;
   preprocess?: string | CustomPreprocessOptions;
-  /** True for 'smallcnn' and weights 'none'. */
+  /** True for weights 'none' (smallcnn's default). */
   scratch: boolean;
   alpha?: number;
   weights: string;
@@ -238,8 +240,12 @@ export function resolveFinetuneOptions(options: FinetuneOptions): ResolvedFinetu
   const isSmall = model === 'smallcnn';
   if (!isSmall) getModelSpec(model); // throws MODEL_UNKNOWN with the allowed names
   const weights = options.weights ?? (isSmall ? 'none' : d.weights);
-  need(!(isSmall && weights !== 'none'), `smallcnn has no pretrained weights; it trains from scratch. Received weights=${weights}.`, 'Drop --weights, or pass --weights none.');
-  const scratch = isSmall || weights === 'none';
+  need(
+    !(isSmall && (weights === 'imagenet' || weights === 'random' || /\.h5$/i.test(weights))),
+    `smallcnn has no published weights: it trains from scratch (weights 'none'), or starts from a smallcnn model folder written by ftk. Received weights=${weights}.`,
+    'Drop --weights, or pass the --out folder of an earlier `ftk finetune --model smallcnn` run.',
+  );
+  const scratch = weights === 'none';
   if (options.alpha !== undefined) need(!isSmall && Boolean(getModelSpec(model).alphas), `--alpha applies to MobileNet and MobileNetV2 only. Received alpha=${options.alpha} with model=${model}.`);
   return resolveCommon(options, {
     model: isSmall ? 'smallcnn' : getModelSpec(model).name,

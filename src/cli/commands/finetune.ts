@@ -24,7 +24,8 @@ export function finetuneContext(dataset: string, raw: Record<string, any>): Fine
       ...(raw.layer !== undefined ? { layer: raw.layer } : {}),
       ...(preprocess !== undefined ? { preprocess } : {}),
       alpha: raw.alpha,
-      weights: raw.weights,
+      // smallcnn has no published weights: its default is 'none' (from scratch), as in the library.
+      weights: raw.weights ?? (String(raw.model).toLowerCase() === 'smallcnn' ? 'none' : FINETUNE_DEFAULTS.weights),
       inputSize: raw.inputSize,
       crop: raw.crop,
       freeze: raw.freeze,
@@ -114,10 +115,10 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .description('Fine-tune a pretrained ConvNet on a dataset: new head, frozen first layers, low learning rate, augmentation (or train from scratch with --weights none)')
     .argument('<dataset>', 'dataset folder (one subfolder per class) or CSV manifest (path,label)')
     .requiredOption('--out <dir>', 'model folder to write (model.json, weights.bin, ftk.json; checkpoint.ftkc while training)')
-    .option('--model <name>', 'mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3, smallcnn (from scratch), or tfjs:<folder> (a TF.js layers model)', d.model)
+    .option('--model <name>', 'mobilenet, mobilenet_v2, vgg16, vgg19, resnet50, inception_v3, smallcnn (from scratch, or from a smallcnn folder given as --weights), or tfjs:<folder> (a TF.js layers model)', d.model)
     .option('--layer <name>', "tfjs: models: the layer the new head goes on (default: the model's last layer)")
     .option('--alpha <alpha>', 'width multiplier (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
-    .option('--weights <source>', "'imagenet' (downloaded once), a Keras .h5 / TF.js model.json, 'none' (train from scratch) or 'random'", d.weights)
+    .option('--weights <source>', `'imagenet' (downloaded once), a Keras .h5 / TF.js model.json, 'none' (train from scratch) or 'random'; smallcnn: 'none' or a smallcnn model folder (default ${d.weights}; smallcnn: none)`)
     .option('--input-size <px>', "square input size (default: the model's)", parseIntFlag('--input-size', 16))
     .option('--crop <mode>', 'squash (Keras default) or center', parseChoice('--crop', ['squash', 'center'] as const), d.crop)
     .option('--freeze <spec>', 'frozen in phase 2: a layer name, a block count, a fraction in (0,1), all or none (default: the stem and all but the last two blocks)', parseFreeze)
