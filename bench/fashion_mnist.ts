@@ -318,7 +318,8 @@ const rows = sizes.map((n, i) => {
     }).filter(Number.isFinite);
     const md = mean(diffs);
     const hw = diffs.length > 1 ? (t975(diffs.length - 1) * std(diffs)) / Math.sqrt(diffs.length) : Number.NaN;
-    margin = `+${(100 * md).toFixed(1)} over ${b}${Number.isFinite(hw) ? ` (95% interval ${(100 * (md - hw)).toFixed(1)} to ${(100 * (md + hw)).toFixed(1)}${md - hw <= 0 ? ': within noise' : ''})` : ''}`;
+    const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+    margin = `${signed(md)} over ${b}${Number.isFinite(hw) ? ` (95% interval ${signed(md - hw)} to ${signed(md + hw)}${md - hw <= 0 ? ': within noise' : ''})` : ' (one repeat: no interval)'}`;
   }
   return `| ${n} (${n * TARGET.length}) | ${repeatList[i] ?? 1} | ${cells.map((c) => `${c.text}${c.time ? ` / ${c.time}` : ''}`).join(' | ')} | **${winner}** ${margin} |`;
 });
@@ -346,6 +347,17 @@ function asciiCurve(): string {
   lines.push(`        images per class (log scale); ${methods.map((m) => `${marks[m]} = ${m}`).join(', ')}`);
   return lines.join('\n');
 }
+/** Mean epochs actually run per phase, over the repeats. */
+const epochRows = sizes.map((n) => {
+  const parts = methods.filter((m) => m !== 'svm').map((m) => {
+    const runs = done.filter((d) => d.n === n && d.method === m);
+    if (!runs.length) return '-';
+    const phases = [...new Set(runs.flatMap((r) => Object.keys((r.details.epochs ?? {}) as Record<string, number>)))];
+    const text = phases.map((p) => `${p} ${mean(runs.map((r) => ((r.details.epochs as Record<string, number>)[p] ?? 0))).toFixed(1)}`).join(' + ');
+    return `${text} (max ${runs[0].details.maxEpochs})`;
+  });
+  return `| ${n} | ${parts.join(' | ')} |`;
+});
 const cmd = ['npx tsx bench/fashion_mnist.ts', ...Object.entries(values).filter(([k]) => !['work', 'data'].includes(k)).map(([k, v]) => `--${k} ${v}`)].join(' ');
 const totalRuns = done.length;
 const totalSeconds = done.reduce((a, d) => a + d.seconds, 0);
@@ -361,10 +373,16 @@ ${rows.join('\n')}
 ${asciiCurve()}
 \`\`\`
 
+Epochs actually run per phase (mean over the repeats; early stopping with patience 3):
+
+| n per class | ${methods.filter((m) => m !== 'svm').join(' | ')} |
+|---|${methods.filter((m) => m !== 'svm').map(() => '---|').join('')}
+${epochRows.join('\n')}
+
 - **svm**: the pretrained backbone's Flatten output (${featureDim} numbers), standardized, RBF SVM with C and gamma from libsvm's grid by a 3-fold search on the subset, refit on the subset. ftk's SVM trains on at most 10,000 samples (its precomputed kernel must fit libsvm-js' 2 GiB heap), so it does not run at 5,000 per class (25,000 images).
 - **finetune**: \`finetune(subset, { model: 'smallcnn', weights: '<backbone folder>' })\`: the backbone's convolutions, a new head (Dense 64, dropout 0.5, softmax), phase 1 the head with the convolutions frozen (from cached pooled features of 4 augmented views per image), phase 2 every layer at lr/10.
 - **scratch**: the same network and settings from random weights, one phase at lr 1e-3.
-- All: augmentation flip, rotate 0.05, translate 0.1, zoom 0.1; Adam; batch 32; early stopping (patience 3, best weights kept) on a 20% stratified split of the subset (at least one image per class); at most max(${EPOCHS_FLOOR}, ceil(300 / steps per epoch)) epochs per phase, capped at 100 (tiny subsets still get about 300 steps). Wall time: training only (for the SVM: decoding, features of the subset, grid search and refit); scoring the 5,000 test images is the same for all and not counted. ${totalRuns} runs, ${(totalSeconds / 60).toFixed(0)} min of training in total.
+- All: augmentation flip, rotate 0.05, translate 0.1, zoom 0.1; Adam; batch 32; early stopping (patience 3, best weights kept) on a 20% stratified split of the subset (at least one image per class); at most max(${EPOCHS_FLOOR}, ceil(300 / steps per epoch)) epochs per phase, capped at 100, so a tiny subset may train for up to about 300 steps (early stopping usually ends it much sooner on its few validation images; the epochs actually run are in the table above; a run that reached its cap was still improving and is budget-limited). Wall time: training only (for the SVM: decoding, features of the subset, grid search and refit); scoring the 5,000 test images is the same for all and not counted. ${totalRuns} runs, ${(totalSeconds / 60).toFixed(0)} min of training in total.
 
 Command (${new Date().toISOString().slice(0, 10)}): \`apt-get install -y dataset-fashion-mnist\` then \`${cmd}\` (resumable: results in \`${path.relative(process.cwd(), resultsFile)}\`).
 
