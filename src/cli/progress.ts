@@ -46,3 +46,30 @@ export class ProgressBar {
     this.drawn = false;
   }
 }
+
+/**
+ * The callbacks of a staged job (`auto`, `bench`): stage lines and warnings printed above the
+ * progress bar (stage lines on stderr under --json, so stdout stays one JSON document).
+ */
+export function stagedJobCallbacks(
+  out: { info(m: string): void; warn(m: string): void },
+  bar: ProgressBar,
+  json: boolean,
+): {
+  onStage: (m: string) => void;
+  onWarning: (m: string) => void;
+  onProgress: (p: { stage: string; done: number; total: number; imagesPerSecond?: number }) => void;
+} {
+  return {
+    onStage: (m) => {
+      bar.done();
+      if (json) process.stderr.write(`${m}\n`);
+      else out.info(m);
+    },
+    onWarning: (m) => {
+      bar.done();
+      out.warn(m);
+    },
+    onProgress: (p) => bar.update({ label: p.stage, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
+  };
+}

@@ -4,7 +4,7 @@ import { auto, AUTO_DEFAULTS, type AutoOptions } from '../../auto/auto.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar, stagedJobCallbacks } from '../progress.js';
 
 export interface AutoContext {
   dataset: string;
@@ -37,16 +37,7 @@ export async function runAuto(ctx: AutoContext): Promise<number> {
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
   const result = await auto(ctx.dataset, {
     ...ctx.options,
-    onStage: (m) => {
-      bar.done();
-      if (ctx.json) process.stderr.write(`${m}\n`);
-      else out.info(m);
-    },
-    onWarning: (m) => {
-      bar.done();
-      out.warn(m);
-    },
-    onProgress: (p) => bar.update({ label: p.stage, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
+    ...stagedJobCallbacks(out, bar, ctx.json),
   });
   bar.done();
   const r = result.run;

@@ -6,7 +6,7 @@ import { BENCH_DEFAULTS, BENCH_METHODS, benchTableMarkdown, compareMethods, type
 import { parseFreezeSpec } from '../../finetune/freeze.js';
 import { BACKEND_NAMES } from '../../runtime/backend.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar, stagedJobCallbacks } from '../progress.js';
 
 export interface BenchContext {
   dataset: string;
@@ -61,16 +61,7 @@ export async function runBench(ctx: BenchContext): Promise<number> {
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
   const result = await compareMethods(ctx.dataset, {
     ...ctx.options,
-    onStage: (m) => {
-      bar.done();
-      if (ctx.json) process.stderr.write(`${m}\n`);
-      else out.info(m);
-    },
-    onWarning: (m) => {
-      bar.done();
-      out.warn(m);
-    },
-    onProgress: (p) => bar.update({ label: p.stage, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
+    ...stagedJobCallbacks(out, bar, ctx.json),
   });
   bar.done();
   const table = benchTableMarkdown(result);
