@@ -3,28 +3,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import sharp from 'sharp';
 import { auto } from '../src/auto/auto.js';
 import { recommend } from '../src/auto/recommend.js';
 import { validateRunReport } from '../src/formats/run_report.js';
 import { loadClassifier } from '../src/predict/formats.js';
-import { tempDir, writeTree } from './helpers/images.js';
+import { colourDataset, tempDir } from './helpers/images.js';
 
 const { dir: tmp, cleanup } = await tempDir('ftk-auto-');
 after(cleanup);
-
-/** Two classes told apart by colour, with noise. */
-async function colourDataset(root: string, perClass: number): Promise<void> {
-  const files: Record<string, Buffer> = {};
-  for (const [cls, rgb] of [['red', [200, 40, 40]], ['blue', [40, 40, 200]]] as const) {
-    for (let i = 0; i < perClass; i++) {
-      const px = Buffer.alloc(48 * 48 * 3);
-      for (let j = 0; j < px.length; j++) px[j] = Math.max(0, Math.min(255, rgb[j % 3] + (((j * 7919 + i * 104729) % 61) - 30)));
-      files[`${cls}/${i}.png`] = await sharp(px, { raw: { width: 48, height: 48, channels: 3 } }).png().toBuffer();
-    }
-  }
-  await writeTree(root, files);
-}
 
 test('recommend: under 1,000 images the prior is the SVM; over, fine-tuning; far domains with lots of data, scratch', () => {
   assert.equal(recommend({ counts: [100, 100], canTrain: true }).path, 'svm');
@@ -38,7 +24,7 @@ test('recommend: under 1,000 images the prior is the SVM; over, fine-tuning; far
 
 test('auto: SVM and fine-tuning on the same folds, paired comparison, decision with reasons, bundle that predicts, report', { timeout: 300_000 }, async () => {
   const root = path.join(tmp, 'colours');
-  await colourDataset(root, 12);
+  await colourDataset(root, 12, 48);
   const out = path.join(tmp, 'run');
   const stages: string[] = [];
   const r = await auto(root, {

@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
-import { Command } from 'commander';
-import sharp from 'sharp';
+import { test } from 'node:test';
 import { benchTableMarkdown, compareMethods, type BenchFoldRecord } from '../src/bench/compare.js';
 import { benchCommand, type BenchContext } from '../src/cli/commands/bench.js';
 import { findDataset } from '../src/data/dataset.js';
@@ -18,33 +16,15 @@ import { foldSplit, stratifiedKFold } from '../src/data/split.js';
 import { loadClassifier } from '../src/predict/formats.js';
 import { argmaxScores } from '../src/auto/folds.js';
 import { selectBackend } from '../src/runtime/backend.js';
-import { tempDir, writeTree } from './helpers/images.js';
+import { colourDataset } from './helpers/images.js';
+import { parseContext } from './helpers/parse.js';
+import { tempHome } from './helpers/home.js';
 
-const { dir: tmp, cleanup } = await tempDir('ftk-bench-');
-const savedHome = process.env.FTK_HOME;
-process.env.FTK_HOME = path.join(tmp, 'home');
-after(async () => {
-  if (savedHome === undefined) delete process.env.FTK_HOME;
-  else process.env.FTK_HOME = savedHome;
-  await cleanup();
-});
+const tmp = await tempHome('ftk-bench-');
 await selectBackend({ backend: 'wasm' });
 
-/** Two classes told apart by colour, with noise (as test/auto.test.ts). */
-async function colourDataset(root: string, perClass: number): Promise<void> {
-  const files: Record<string, Buffer> = {};
-  for (const [cls, rgb] of [['red', [200, 40, 40]], ['blue', [40, 40, 200]]] as const) {
-    for (let i = 0; i < perClass; i++) {
-      const px = Buffer.alloc(40 * 40 * 3);
-      for (let j = 0; j < px.length; j++) px[j] = Math.max(0, Math.min(255, rgb[j % 3] + (((j * 7919 + i * 104729) % 61) - 30)));
-      files[`${cls}/${i}.png`] = await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer();
-    }
-  }
-  await writeTree(root, files);
-}
-
 const root = path.join(tmp, 'colours');
-await colourDataset(root, 8);
+await colourDataset(root, 8, 40);
 
 test('compareMethods: scratch, SVM and fine-tuning on the same folds; accuracies from real predictions; resumes', { timeout: 600_000 }, async () => {
   const out = path.join(tmp, 'bench');
@@ -130,19 +110,7 @@ test('compareMethods: runFolds runs every method on the same first folds and say
   await assert.rejects(compareMethods(root, { out: path.join(tmp, 'x'), methods: ['svm', 'knn' as never] }), /Unknown method "knn"/);
 });
 
-async function parse(argv: string[]): Promise<BenchContext> {
-  let seen: BenchContext | undefined;
-  const program = new Command('ftk').exitOverride();
-  const cmd = benchCommand(async (ctx) => {
-    seen = ctx;
-    return 0;
-  });
-  cmd.exitOverride().configureOutput({ writeErr: () => undefined });
-  program.addCommand(cmd);
-  await program.parseAsync(['node', 'ftk', 'bench', ...argv]);
-  assert.ok(seen, 'action called');
-  return seen;
-}
+const parse = (argv: string[]) => parseContext<BenchContext>(benchCommand, ['bench', ...argv]);
 
 test('ftk bench flags parse into typed CompareMethodsOptions', async () => {
   const plain = await parse(['photos', '--out', 'b']);

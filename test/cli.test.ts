@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { Command } from 'commander';
 import { bottleneckCommand, type ExtractContext } from '../src/cli/commands/bottleneck.js';
 import { noiseRgb, tempDir, writeTree } from './helpers/images.js';
+import { parseContext } from './helpers/parse.js';
 
 const { dir: tmp, cleanup } = await tempDir('ftk-cli-');
 after(cleanup);
@@ -16,20 +16,7 @@ function ftk(...args: string[]) {
   return spawnSync(process.execPath, [path.resolve('bin/ftk.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
 }
 
-async function parseExtract(argv: string[]): Promise<ExtractContext> {
-  let seen: ExtractContext | undefined;
-  const program = new Command('ftk').exitOverride();
-  const cmd = bottleneckCommand(async (ctx) => {
-    seen = ctx;
-    return 0;
-  });
-  cmd.exitOverride();
-  for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeErr: () => undefined });
-  program.addCommand(cmd);
-  await program.parseAsync(['node', 'ftk', 'bottleneck', 'extract', ...argv]);
-  assert.ok(seen, 'action called');
-  return seen;
-}
+const parseExtract = (argv: string[]) => parseContext<ExtractContext>((action) => bottleneckCommand(action), ['bottleneck', 'extract', ...argv]);
 
 test('bottleneck extract flags parse into typed options with the documented defaults', async () => {
   const ctx = await parseExtract(['data', '--out', 'f']);

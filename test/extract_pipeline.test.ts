@@ -13,7 +13,6 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { Command } from 'commander';
 import { bottleneckCommand, type ExtractContext, type MergeContext } from '../src/cli/commands/bottleneck.js';
 import { findDataset } from '../src/data/dataset.js';
 import { decodeImage } from '../src/data/decode.js';
@@ -29,6 +28,7 @@ import { selectBackend } from '../src/runtime/backend.js';
 import { OnnxExportError } from '../src/runtime/onnx_export.js';
 import { onnxGraphPath } from '../src/runtime/onnx_store.js';
 import { BAD_KINDS, BAD_REASONS, badImage, noiseRgb, tempDir, writeTree } from './helpers/images.js';
+import { parseArgv } from './helpers/parse.js';
 
 await selectBackend({ backend: 'wasm' });
 const { dir: tmp, cleanup } = await tempDir('ftk-pipeline-');
@@ -282,7 +282,6 @@ test('parseShard: i/n with 1 <= i <= n, positions stride the dataset', () => {
 
 async function parse(argv: string[]): Promise<{ extract?: ExtractContext; merge?: MergeContext }> {
   const seen: { extract?: ExtractContext; merge?: MergeContext } = {};
-  const program = new Command('ftk').exitOverride();
   const cmd = bottleneckCommand(
     async (ctx) => {
       seen.extract = ctx;
@@ -293,10 +292,7 @@ async function parse(argv: string[]): Promise<{ extract?: ExtractContext; merge?
       return 0;
     },
   );
-  cmd.exitOverride();
-  for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeErr: () => undefined });
-  program.addCommand(cmd);
-  await program.parseAsync(['node', 'ftk', 'bottleneck', ...argv]);
+  await parseArgv(cmd, ['bottleneck', ...argv]);
   return seen;
 }
 

@@ -8,7 +8,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Command } from 'commander';
 import sharp from 'sharp';
 import { finetuneCommand, type FinetuneContext } from '../src/cli/commands/finetune.js';
 import { checkpointPath, readCheckpoint } from '../src/finetune/checkpoint.js';
@@ -16,6 +15,7 @@ import { finetune } from '../src/finetune/finetune.js';
 import { loadFinetunedLayersModel, readFinetunedMeta } from '../src/finetune/format.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { tempDir } from './helpers/images.js';
+import { parseContext } from './helpers/parse.js';
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
 await selectBackend({ backend: 'wasm' });
@@ -23,19 +23,7 @@ const { dir: tmp, cleanup } = await tempDir('ftk-finetune-cli-');
 after(cleanup);
 const env = { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' };
 
-async function parse(argv: string[]): Promise<FinetuneContext> {
-  let seen: FinetuneContext | undefined;
-  const program = new Command('ftk').exitOverride();
-  const cmd = finetuneCommand(async (ctx) => {
-    seen = ctx;
-    return 0;
-  });
-  cmd.exitOverride().configureOutput({ writeErr: () => undefined });
-  program.addCommand(cmd);
-  await program.parseAsync(['node', 'ftk', 'finetune', ...argv]);
-  assert.ok(seen, 'action called');
-  return seen;
-}
+const parse = (argv: string[]) => parseContext<FinetuneContext>(finetuneCommand, ['finetune', ...argv]);
 
 test('finetune flags parse into typed options with the documented defaults', async () => {
   const ctx = await parse(['data', '--out', 'm']);

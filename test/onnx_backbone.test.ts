@@ -30,6 +30,7 @@ import { decodeModel, encodeModel } from '../src/runtime/onnx_proto.js';
 import { saveLayersModel, seedWeights, withNchwInput, relDiff } from './helpers/foreign_models.js';
 import { noiseRgb, writeTree } from './helpers/images.js';
 import { tempHome } from './helpers/home.js';
+import { parseArgv } from './helpers/parse.js';
 
 await selectBackend({ backend: 'wasm' });
 // Exported ONNX graphs, downloaded weights and the feature cache stay in the temp dir.
@@ -293,19 +294,14 @@ test('describeOnnxModel lists the tensors with measured shapes; the CLI prints t
 });
 
 test('CLI flags: --preprocess custom with --mean/--std/--pixel-scale/--bgr become typed options; a named mode with them is refused', async () => {
-  const { Command } = await import('commander');
   const { bottleneckCommand } = await import('../src/cli/commands/bottleneck.js');
   const parse = async (argv: string[]) => {
     let seen: ExtractOptions | undefined;
-    const program = new Command('ftk').exitOverride();
     const cmd = bottleneckCommand(async (ctx) => {
       seen = ctx.options;
       return 0;
     });
-    cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeErr: () => undefined });
-    program.addCommand(cmd);
-    await program.parseAsync(['node', 'ftk', 'bottleneck', 'extract', 'data', '--out', 'f', ...argv]);
+    await parseArgv(cmd, ['bottleneck', 'extract', 'data', '--out', 'f', ...argv]);
     return seen!;
   };
   const custom = await parse(['--model', 'onnx:m.onnx', '--preprocess', 'custom', '--mean', '123.675,116.28,103.53', '--std', '58.4', '--pixel-scale', '1', '--bgr']);

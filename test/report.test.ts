@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Command } from 'commander';
 import sharp from 'sharp';
 import type { CrossValidationResult } from '../src/classify/search.js';
 import { reportCommand, runReport, type ReportContext } from '../src/cli/commands/report.js';
@@ -16,6 +15,7 @@ import { differenceInterval95, estimateCrossover, foldMacroF1, macroF1Present, p
 import { readRunReport, renderReport, writeReport } from '../src/report/report.js';
 import { heatMap, intervalPlot, linePlot, logTicks, niceTicks } from '../src/report/svg.js';
 import { tempDir } from './helpers/images.js';
+import { parseContext } from './helpers/parse.js';
 
 const FIXTURES = path.resolve('test/fixtures/report');
 const load = async (name: string): Promise<RunReport> => validateRunReport(JSON.parse(await readFile(path.join(FIXTURES, name), 'utf8')), name);
@@ -518,19 +518,7 @@ test('renderReport returns the three forms without touching the disk', async () 
   assert.deepEqual(r.warnings, []);
 });
 
-async function parseReport(argv: string[]): Promise<ReportContext> {
-  let seen: ReportContext | undefined;
-  const program = new Command('ftk').exitOverride();
-  const cmd = reportCommand(async (ctx) => {
-    seen = ctx;
-    return 0;
-  });
-  cmd.exitOverride().configureOutput({ writeErr: () => undefined });
-  program.addCommand(cmd);
-  await program.parseAsync(['node', 'ftk', 'report', ...argv]);
-  assert.ok(seen, 'action called');
-  return seen;
-}
+const parseReport = (argv: string[]) => parseContext<ReportContext>(reportCommand, ['report', ...argv]);
 
 test('ftk report: flags parse into a typed context', async () => {
   assert.deepEqual(await parseReport(['runs/a']), { runDir: 'runs/a', out: undefined, json: false });

@@ -265,3 +265,16 @@ export async function writeTree(root: string, files: Record<string, Buffer | str
     await writeFile(file, content);
   }
 }
+
+/** Two classes (`red/`, `blue/`) told apart by colour, with deterministic noise: `perClass` PNGs of size x size each. */
+export async function colourDataset(root: string, perClass: number, size: number): Promise<void> {
+  const files: Record<string, Buffer> = {};
+  for (const [cls, rgb] of [['red', [200, 40, 40]], ['blue', [40, 40, 200]]] as const) {
+    for (let i = 0; i < perClass; i++) {
+      const px = Buffer.alloc(size * size * 3);
+      for (let j = 0; j < px.length; j++) px[j] = Math.max(0, Math.min(255, rgb[j % 3] + (((j * 7919 + i * 104729) % 61) - 30)));
+      files[`${cls}/${i}.png`] = await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+    }
+  }
+  await writeTree(root, files);
+}
