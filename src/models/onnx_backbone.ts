@@ -24,7 +24,7 @@ import type { FeatureEngine } from '../runtime/engine.js';
 import { OnnxEngine, onnxRuntimeVersion } from '../runtime/onnx_engine.js';
 import { ADAPTED_OUTPUT, adaptOnnxGraph, nodeOutputNames, readOnnxSummary, type Dim, type OnnxGraphSummary } from '../runtime/onnx_graph.js';
 import { nearestNames } from './names.js';
-import { guessLayout, pooledDim, poolFeatures, type TensorLayout } from './pool_features.js';
+import { guessLayout, pooledDim, poolFeatures, type TensorLayout, type TensorListing } from './pool_features.js';
 import { describePreprocess, resolvePreprocess, type CustomPreprocessOptions } from './preprocess.js';
 import type { Pooling, PreprocessMode } from './types.js';
 
@@ -312,19 +312,7 @@ export class OnnxBackboneEngine implements FeatureEngine {
 }
 
 /** One tensor of an ONNX graph, as `ftk info` lists it. */
-export interface OnnxTensorListing {
-  name: string;
-  /** Operator that produces it. */
-  opType: string;
-  /** Shape for one image (batch 1), measured. */
-  shape: number[];
-  /** Layout assumed for a 4-D tensor. */
-  layout?: TensorLayout;
-  /** Features per image with the default pooling (avg for 4-D). */
-  features: number;
-  /** A graph output of the original file. */
-  isOutput: boolean;
-}
+export type OnnxTensorListing = TensorListing;
 
 export interface OnnxModelListing {
   file: string;

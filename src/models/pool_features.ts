@@ -8,6 +8,21 @@
 /** Memory order of a 4-D tensor: channels first (PyTorch, most ONNX graphs) or last (TF, Keras). */
 export type TensorLayout = 'nchw' | 'nhwc';
 
+/** One tensor of a foreign model (ONNX graph, TF.js graph or layers model), as `ftk info` lists it. */
+export interface TensorListing {
+  name: string;
+  /** Operator that produces it (ONNX op, TF op or Keras layer class). */
+  opType: string;
+  /** Shape for one image (batch 1), measured. */
+  shape: number[];
+  /** Layout assumed for a 4-D tensor. */
+  layout?: TensorLayout;
+  /** Features per image with the default pooling (avg for 4-D). */
+  features: number;
+  /** A graph output of the original file. */
+  isOutput: boolean;
+}
+
 /**
  * The layout of a 4-D tensor from its shape: with square inputs the two spatial sizes are equal,
  * so `[N, C, S, S]` is NCHW and `[N, S, S, C]` NHWC. When the shape does not tell (C = S, or

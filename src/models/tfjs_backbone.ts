@@ -21,7 +21,7 @@ import type { BackboneInfo } from '../formats/features.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { nearestNames } from './names.js';
 import { externalPreprocessing, type ExternalBackboneInfo, type ExternalBackboneOptions } from './onnx_backbone.js';
-import { pooledDim, poolFeatures, type TensorLayout } from './pool_features.js';
+import { pooledDim, poolFeatures, type TensorLayout, type TensorListing } from './pool_features.js';
 import { describePreprocess } from './preprocess.js';
 import { weightsSha256 } from './weights.js';
 
@@ -335,16 +335,8 @@ export class TfjsGraphEngine implements FeatureEngine {
   }
 }
 
-export interface TfjsTensorListing {
-  name: string;
-  /** TF op or Keras layer class. */
-  opType: string;
-  /** Shape for one image. */
-  shape: number[];
-  layout?: TensorLayout;
-  features: number;
-  isOutput: boolean;
-}
+/** One node or layer of a TF.js model, as `ftk info` lists it. */
+export type TfjsTensorListing = TensorListing;
 
 export interface TfjsModelListing {
   file: string;
