@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { OptionsError, WeightsError } from '../src/errors.js';
 import { fetchWeights, hashFile, KERAS_WEIGHTS_BASE_URL, sha256File, weightsUrl } from '../src/models/download.js';
+import { getModelSpec } from '../src/models/registry.js';
 import type { WeightFile } from '../src/models/types.js';
 import { cacheDbPath, ftkHome, weightsDir } from '../src/runtime/paths.js';
+import { SHARED_H5 } from './helpers/cli.js';
 
 /** Deterministic bytes. */
 function payload(size: number, seed = 1): Buffer {
@@ -56,6 +59,30 @@ async function serve(handler: Handler): Promise<TestServer> {
       }),
   };
 }
+
+test('MobileNet 0.25 no-top weights: the pinned sha256 accepts the real Keras file through a mirror and refuses a tampered copy', { skip: !existsSync(SHARED_H5) }, async (t) => {
+  const spec = getModelSpec('mobilenet');
+  const file = spec.imagenetWeights({ includeTop: false, alpha: 0.25 })!;
+  assert.equal(file.fileName, 'mobilenet_2_5_224_tf_no_top.h5');
+  assert.equal(file.hashAlgorithm, 'sha256');
+  assert.equal(spec.imagenetWeights({ includeTop: true, alpha: 0.25 })!.hash, undefined, 'only verified files are pinned');
+  const real = await readFile(SHARED_H5);
+  const tampered = Buffer.from(real);
+  tampered[tampered.length >> 1] ^= 1;
+  let body = real;
+  const server = await serve((req, res) => fileHandler(body)(req, res));
+  t.after(server.close);
+  const cacheDir = await tempDir(t);
+  const fetched = await fetchWeights(file, { cacheDir, baseUrl: server.url('mirror') });
+  assert.equal(fetched.sha256, sha256(real));
+  await rm(fetched.path);
+  body = tampered;
+  await assert.rejects(
+    fetchWeights(file, { cacheDir, baseUrl: server.url('mirror') }),
+    (e: unknown) => e instanceof WeightsError && e.code === 'WEIGHTS_CHECKSUM_MISMATCH',
+  );
+  assert.deepEqual(await readdir(cacheDir), [], 'nothing kept');
+});
 
 /** Serves `body` in 64 KiB pieces with a Content-Length, like a static file server. */
 function fileHandler(body: Buffer): Handler {

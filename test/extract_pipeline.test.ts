@@ -131,6 +131,30 @@ test('decode pool: at most `window` images in flight whatever the number of task
   }
 });
 
+test('decode pool: ready() resolves once the workers have warmed up (inline pool at once); tasks sent before it queue and decode exactly', async () => {
+  const ds = await findDataset(datasetRoot);
+  const tasks = ds.entries.filter((e) => !e.file.includes('bad_')).slice(0, 6).map((e) => ({ file: e.path, name: e.file }));
+  const expected = await Promise.all(tasks.map(async (t) => preprocessPixels((await decodeImage(t.file, { size: 36 }, t.name)).pixels, 'tf')));
+  const inline = new DecodePool({ workers: 0, size: 36 });
+  await inline.ready();
+  await inline.close();
+  const pool = new DecodePool({ workers: 2, size: 36, preprocessing: 'tf' });
+  try {
+    const early = pool.map(tasks, 6)[Symbol.asyncIterator]();
+    const first = early.next(); // sent before the workers are ready
+    await pool.ready();
+    const got = [Float32Array.from((await first).value!.pixels!)];
+    for (let r = await early.next(); !r.done; r = await early.next()) got.push(Float32Array.from(r.value.pixels!));
+    assert.equal(got.length, tasks.length);
+    got.forEach((pixels, k) => assert.deepEqual(pixels, expected[k], tasks[k].name));
+  } finally {
+    await pool.close();
+  }
+  const dead = new DecodePool({ workers: 1, size: 36 });
+  await dead.close(); // a worker gone before it said ready still lets ready() resolve
+  await dead.ready();
+});
+
 test('decode pool: preprocessing runs in the workers; a yielded view is never overwritten while the consumer holds it', async () => {
   const ds = await findDataset(datasetRoot);
   const tasks = ds.entries.filter((e) => !e.file.includes('bad_')).slice(0, 24).map((e) => ({ file: e.path, name: e.file }));
@@ -159,7 +183,7 @@ test('ONNX Runtime and TF.js runtimes give the same features within 1e-4 relativ
   const tfjs = await extractFeatures(datasetRoot, { ...MODEL, cache: false, runtime: 'tfjs', batchSize: 8, onNotice: (m) => notices.tfjs.push(m) });
   assert.equal(onnx.stats.runtime, 'onnx');
   assert.equal(tfjs.stats.runtime, 'tfjs');
-  assert.match(onnx.stats.engine, /^onnxruntime-node \d+\.\d+\.\d+ cpu, \d+ threads?$/);
+  assert.match(onnx.stats.engine, /^onnxruntime-node \d+\.\d+\.\d+ cpu, \d+ threads?( \(\d+ sessions x \d+\+? threads?\))?$/);
   assert.equal(notices.onnx.filter((m) => m.startsWith('Runtime: onnxruntime-node')).length, 1);
   assert.deepEqual(notices.tfjs.filter((m) => m.startsWith('Runtime:')), ['Runtime: TF.js wasm backend (requested with --runtime tfjs).']);
   assert.deepEqual(onnx.meta.files, tfjs.meta.files);

@@ -16,9 +16,10 @@
  * With `workers: 0` the same happens on the calling thread (sharp still decodes on libuv's pool).
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import 'sharp'; // loaded by the main thread first, as sharp requires when workers use it
 import { RuntimeError } from '../errors.js';
+import { spawnModuleWorker } from '../runtime/module_worker.js';
 import { decodeForModel, type DecodeTaskOptions, type DecodeTaskResult } from './decode_task.js';
 
 export interface DecodePoolOptions extends DecodeTaskOptions {
@@ -33,17 +34,6 @@ export interface DecodeTask {
   file: string;
   /** What skip reasons call it (dataset-relative path). */
   name: string;
-}
-
-/** The worker file next to this module (.ts under tsx, .js when compiled). */
-function spawnWorker(options: DecodeTaskOptions): Worker {
-  const isTs = import.meta.url.endsWith('.ts');
-  const target = new URL(`./decode_worker${isTs ? '.ts' : '.js'}`, import.meta.url);
-  if (!isTs) return new Worker(target, { workerData: options });
-  // Under tsx the worker needs tsx's loader registered before it imports TypeScript.
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`;
-  return new Worker(code, { eval: true, workerData: options });
 }
 
 interface PoolWorker {
@@ -65,6 +55,7 @@ export class DecodePool {
   private nextId = 0;
   private firstLive = 0;
   private peak = 0;
+  private readonly started: Promise<unknown>;
 
   constructor(options: DecodePoolOptions) {
     const workers = options.workers ?? os.availableParallelism();
@@ -74,9 +65,20 @@ export class DecodePool {
     this.workers = workers;
     this.options = { size: options.size, crop: options.crop, maxInputPixels: options.maxInputPixels, preprocessing: options.preprocessing };
     this.slotFloats = options.size * options.size * 3;
+    const started: Promise<unknown>[] = [];
     for (let w = 0; w < workers; w++) {
-      const worker = spawnWorker({ ...this.options, syncRead: true });
+      const worker = spawnModuleWorker(import.meta.url, 'decode_worker', { ...this.options, syncRead: true });
       const entry: PoolWorker = { worker, outstanding: 0 };
+      started.push(
+        new Promise<void>((resolve) => {
+          const done = () => {
+            worker.off('message', done).off('exit', done);
+            resolve();
+          };
+          worker.once('message', done);
+          worker.once('exit', done);
+        }),
+      );
       worker.on('message', (msg: { id?: number; slot?: number; reason?: string; ready?: boolean }) => {
         if (msg.ready || msg.id === undefined) return;
         entry.outstanding--;
@@ -90,6 +92,17 @@ export class DecodePool {
       });
       this.pool.push(entry);
     }
+    this.started = Promise.all(started);
+  }
+
+  /**
+   * Resolves when every worker has started and warmed up (its first decode done), so a caller
+   * timing the pipeline can start its clock after the pool's fixed start-up cost, as it would after
+   * loading the model. Tasks sent earlier simply queue; a worker that died resolves it too (the
+   * failure surfaces from `map`).
+   */
+  ready(): Promise<void> {
+    return this.started.then(() => undefined);
   }
 
   private fail(err: Error): void {

@@ -23,6 +23,7 @@ import { FEATURES_FORMAT_VERSION, type SkippedFile } from '../formats/features.j
 import { resolveBackbone, type BackboneOptions } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FeatureEngine } from '../runtime/engine.js';
+import { isPipelinedEngine } from '../runtime/onnx_session_pool.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { FeatureCache } from './cache.js';
 import { SharedWork } from './claims.js';
@@ -222,7 +223,10 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       }
     }
 
-    // 3. Decode on worker threads ahead of inference; commit each batch to the cache.
+    // 3. Decode on worker threads ahead of inference; commit each batch to the cache. The rate
+    // reported is the pipeline's: its clock starts once the decode workers have warmed up, as it
+    // does after the model has loaded (both are fixed start-up costs, overlapped with hashing).
+    if (misses.length && pool) await pool.ready();
     const extractStart = performance.now();
     let computed = 0;
     let done = 0;
@@ -239,8 +243,19 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       }
       const { inputSize, crop, preprocessing } = info;
       const pixelsPerImage = inputSize * inputSize * 3;
-      const batchBuffer = new Float32Array(batchSize * pixelsPerImage);
-      const batchIndex = new Int32Array(batchSize);
+      let batchBuffer = new Float32Array(batchSize * pixelsPerImage);
+      let batchIndex = new Int32Array(batchSize);
+      // A pipelined engine (ONNX Runtime sessions on their own threads) runs up to `parallel`
+      // batches while the next one fills; their buffers are lent to it and come back.
+      const pipelined = isPipelinedEngine(eng) ? eng : undefined;
+      const spareBuffers: ArrayBuffer[] = [];
+      const running: Promise<void>[] = [];
+      let engineFailure: unknown;
+      // The last images go in small batches, so the sessions finish together instead of one
+      // running a whole batch alone at the end (seconds of an idle core for a large model): from
+      // the point where what is left is less than a batch per session plus the one queued.
+      const tailFrom = pipelined && pipelined.parallel > 1 ? (pipelined.parallel + 1) * batchSize : 0;
+      const tailBatch = Math.max(1, Math.ceil(batchSize / 8));
       // Under two batches: starting threads costs more than it saves; decode on this thread.
       if (misses.length < 2 * batchSize || !pool) {
         await pool?.close();
@@ -250,21 +265,46 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       const window = 2 * batchSize;
       const work = new SharedWork(cache, info.fingerprint, hashes, misses, batchSize, window + batchSize);
       let k = 0;
-      const flush = async () => {
-        if (k === 0) return;
-        const out = await eng.run(batchBuffer, k, inputSize, inputSize);
+      const commit = (out: Float32Array, index: Int32Array, count: number) => {
         const fresh = [];
-        for (let j = 0; j < k; j++) {
-          const i = batchIndex[j];
+        for (let j = 0; j < count; j++) {
+          const i = index[j];
           const values = out.subarray(j * dim, (j + 1) * dim);
           features.set(values, i * dim);
           have[i] = 1;
           fresh.push({ imageHash: hashes[i]!, values });
         }
         cache?.putMany(info.fingerprint, fresh);
-        work.release(Array.from(batchIndex.subarray(0, k)));
-        computed += k;
-        k = 0;
+        work.release(Array.from(index.subarray(0, count)));
+        computed += count;
+      };
+      /** Runs the batch being filled; `drain`: also waits for every batch still running (committed when it returns). */
+      const flush = async (drain = true) => {
+        if (k > 0) {
+          const count = k;
+          k = 0;
+          if (pipelined) {
+            const index = batchIndex;
+            running.push(
+              pipelined.submit(batchBuffer.buffer as ArrayBuffer, count, inputSize, inputSize).then(
+                ({ features: out, buffer }) => {
+                  spareBuffers.push(buffer);
+                  commit(out, index, count);
+                },
+                (err: unknown) => {
+                  engineFailure ??= err;
+                },
+              ),
+            );
+            const spare = spareBuffers.pop();
+            batchBuffer = spare ? new Float32Array(spare) : new Float32Array(batchSize * pixelsPerImage);
+            batchIndex = new Int32Array(batchSize);
+          } else {
+            commit(await eng.run(batchBuffer, count, inputSize, inputSize), batchIndex, count);
+          }
+        }
+        while (running.length > (drain ? 0 : (pipelined?.parallel ?? 0))) await running.shift();
+        if (engineFailure) throw engineFailure;
       };
       try {
         while (work.remaining > 0) {
@@ -297,8 +337,8 @@ export async function extractFeatures(source: string | Dataset, options: Extract
             if (decoded.pixels) {
               batchBuffer.set(decoded.pixels, k * pixelsPerImage);
               batchIndex[k++] = i;
-              if (k === batchSize) {
-                await flush();
+              if (k === batchSize || (k >= tailBatch && work.remaining < tailFrom)) {
+                await flush(false);
                 report({ phase: 'extract', done, total: misses.length, cached: cachedCount, computed, skipped: skippedCount() }, extractStart);
               }
             } else {
@@ -311,6 +351,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
         }
         await flush();
       } finally {
+        await Promise.all(running.splice(0)); // settled (never rejects): nothing commits after the cache closes
         work.releaseAll();
       }
       report({ phase: 'extract', done, total: misses.length, cached: cachedCount, computed, skipped: skippedCount() }, extractStart);

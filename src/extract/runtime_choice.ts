@@ -14,7 +14,8 @@
 import { buildBackbone, type ResolvedBackbone } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { TfjsEngine, type FeatureEngine } from '../runtime/engine.js';
-import { loadOnnxRuntime, OnnxEngine } from '../runtime/onnx_engine.js';
+import { loadOnnxRuntime } from '../runtime/onnx_engine.js';
+import { OnnxSessionPool } from '../runtime/onnx_session_pool.js';
 import { OnnxExportError } from '../runtime/onnx_export.js';
 import { findOnnxGraph, removeOnnxGraph, storeOnnxGraph } from '../runtime/onnx_store.js';
 import { OptionsError } from '../errors.js';
@@ -86,7 +87,7 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
 
   const { info } = resolved;
   const open = async (file: string): Promise<OpenedEngine> => {
-    const engine = await OnnxEngine.create(file, { threads: options.threads });
+    const engine = await OnnxSessionPool.create(file, { threads: options.threads });
     notice(`Runtime: ${engine.name} (ONNX graph ${file}).`);
     return { engine, runtime: 'onnx', graphFile: file };
   };

@@ -15,7 +15,8 @@
  * (3x3 depthwise + BN + ReLU6, 1x1 pointwise + BN + ReLU6); every width is scaled by `alpha`.
  *
  * Weights: Keras' ImageNet files `mobilenet_{alpha}_{rows}_tf[_no_top].h5`, sizes 128/160/192/224.
- * Keras publishes no hash for them; ftk records the sha256 of the file it loads.
+ * Keras publishes no hash for them; ftk pins the sha256 of the ones it has verified (a download
+ * that differs is refused) and records the sha256 of every file it loads.
  * Preprocessing: 'tf' (pixels scaled to [-1, 1]).
  *
  * Porting note: Keras 2.0.4 (the shared weight file) used TF 'same' padding for the stride-2
@@ -29,6 +30,16 @@ import type { MobileNetOptions, ModelSpec, WeightFile } from './types.js';
 
 export const MOBILENET_ALPHAS = [0.25, 0.5, 0.75, 1.0] as const;
 const WEIGHTS_BASE = 'https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/';
+
+/**
+ * sha256 of Keras' MobileNet weight files, pinned from copies ftk has checked against their
+ * published ImageNet accuracy (Keras publishes no hash for these files). Files not listed are
+ * downloaded unverified and their sha256 recorded.
+ */
+const PINNED_SHA256: Readonly<Record<string, string>> = {
+  // 218,544 parameters, 83 layers; the benchmarks' backbone (../shared/models/README.md).
+  'mobilenet_2_5_224_tf_no_top.h5': 'dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf',
+};
 
 /** Pointwise filters and stride of blocks 1..13 (paper Table 1). */
 const BLOCKS: ReadonlyArray<readonly [filters: number, stride: 1 | 2]> = [
@@ -145,6 +156,7 @@ export const mobilenetSpec: ModelSpec = Object.freeze<ModelSpec>({
   imagenetWeights({ includeTop, alpha = 1.0, inputSize = 224 }): WeightFile | undefined {
     if (!(MOBILENET_ALPHAS as readonly number[]).includes(alpha) || ![128, 160, 192, 224].includes(inputSize)) return undefined;
     const fileName = `mobilenet_${alphaText(alpha)}_${inputSize}_tf${includeTop ? '' : '_no_top'}.h5`;
-    return { url: WEIGHTS_BASE + fileName, fileName };
+    const hash = PINNED_SHA256[fileName];
+    return hash ? { url: WEIGHTS_BASE + fileName, fileName, hash, hashAlgorithm: 'sha256' } : { url: WEIGHTS_BASE + fileName, fileName };
   },
 });
