@@ -3,12 +3,14 @@
  * (worker threads, ahead of inference) -> backbone (ONNX Runtime, or TF.js) -> cache -> [N, D]
  * matrix in dataset order.
  *
- * Pipeline: decode workers (sharp + ftk's resize, `decodeWorkers` threads) keep
- * up to two batches of images ready while the engine runs the current batch, so the cores that
- * inference leaves idle decode. Memory is bounded by that window of decoded images whatever the
- * dataset size; the only O(N) buffer is the [N, D] result itself (written in place, no per-row
- * arrays). Each computed batch is committed to the cache before the next, so an interrupted run
- * resumes where it stopped.
+ * Pipeline: decode workers (sharp + ftk's resize, `decodeWorkers` threads) keep up to two
+ * batches of images ready while the engine runs; on ONNX Runtime the engine is two sessions on
+ * their own threads (onnx_session_pool.ts) running two batches side by side while the main thread
+ * fills the next, so the cores one session leaves idle between its operators go to the other, or
+ * to decoding. Memory is bounded by that window of decoded images and the batches in flight,
+ * whatever the dataset size; the only O(N) buffer is the [N, D] result itself (written in place,
+ * no per-row arrays). Each computed batch is committed to the cache as it returns, so an
+ * interrupted run resumes where it stopped.
  *
  * Runtime: ONNX Runtime when the model exports (cached graph, see runtime_choice.ts), else TF.js;
  * the choice is reported once through `onNotice`.
@@ -41,7 +43,7 @@ export interface ExtractOptions extends BackboneOptions {
   backend?: BackendName | 'auto';
   /** 'auto': ONNX Runtime when the model exports and onnxruntime-node loads, else TF.js; or force one. Default 'auto'. */
   runtime?: RuntimeName | 'auto';
-  /** Inference threads (ONNX Runtime intra-op pool). Default `os.availableParallelism()`. */
+  /** Inference threads (ONNX Runtime: split over its sessions, see onnx_session_pool.ts). Default `os.availableParallelism()`. */
   threads?: number;
   /** Decode worker threads; 0 decodes on the main thread. Default: `threads`. */
   decodeWorkers?: number;

@@ -9,7 +9,8 @@
  * in wake-up latency).
  *
  * Note: onnxruntime-node's `run()` executes synchronously on the JS thread that calls it (after a
- * `setImmediate`); work that must go on meanwhile has to live on other threads (the decode pool).
+ * `setImmediate`); work that must go on meanwhile has to live on other threads. Extraction runs
+ * its sessions on worker threads for that reason (onnx_session_pool.ts, one `OnnxEngine` each).
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
