@@ -84,7 +84,11 @@ export interface ExtractStats {
   computed: number;
   skipped: number;
   seconds: number;
-  /** Model throughput over the computed images (decode + inference), images/s. */
+  /**
+   * Pipeline throughput over the computed images (decode + inference), images/s: from the first
+   * image decoded to the last feature out, after the fixed start-up (model loading, decode-worker
+   * warm-up), which `seconds` includes.
+   */
   imagesPerSecond: number;
   /** tfjs backend selected (used by the TF.js runtime and to build models for export). */
   backend: string;
