@@ -19,7 +19,7 @@ import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import 'sharp'; // loaded by the main thread first, as sharp requires when workers use it
 import { RuntimeError } from '../errors.js';
-import { spawnModuleWorker } from '../runtime/module_worker.js';
+import { firstMessage, spawnModuleWorker } from '../runtime/module_worker.js';
 import { decodeForModel, type DecodeTaskOptions, type DecodeTaskResult } from './decode_task.js';
 
 export interface DecodePoolOptions extends DecodeTaskOptions {
@@ -55,7 +55,7 @@ export class DecodePool {
   private nextId = 0;
   private firstLive = 0;
   private peak = 0;
-  private readonly started: Promise<unknown>;
+  private readonly started: Promise<void>;
 
   constructor(options: DecodePoolOptions) {
     const workers = options.workers ?? os.availableParallelism();
@@ -69,16 +69,7 @@ export class DecodePool {
     for (let w = 0; w < workers; w++) {
       const worker = spawnModuleWorker(import.meta.url, 'decode_worker', { ...this.options, syncRead: true });
       const entry: PoolWorker = { worker, outstanding: 0 };
-      started.push(
-        new Promise<void>((resolve) => {
-          const done = () => {
-            worker.off('message', done).off('exit', done);
-            resolve();
-          };
-          worker.once('message', done);
-          worker.once('exit', done);
-        }),
-      );
+      started.push(firstMessage(worker));
       worker.on('message', (msg: { id?: number; slot?: number; reason?: string; ready?: boolean }) => {
         if (msg.ready || msg.id === undefined) return;
         entry.outstanding--;
@@ -92,7 +83,7 @@ export class DecodePool {
       });
       this.pool.push(entry);
     }
-    this.started = Promise.all(started);
+    this.started = Promise.all(started).then(() => undefined);
   }
 
   /**
@@ -102,7 +93,7 @@ export class DecodePool {
    * failure surfaces from `map`).
    */
   ready(): Promise<void> {
-    return this.started.then(() => undefined);
+    return this.started;
   }
 
   private fail(err: Error): void {

@@ -76,13 +76,14 @@ async function readSmallFile(file: string, sync: boolean): Promise<Buffer | unde
 }
 
 /**
- * Decodes one file for the model; never throws for a bad file (returns its reason).
+ * Decodes one file (a path, or its bytes already read) for the model; never throws for a bad file
+ * (returns its reason).
  * @param out where to write the pixels (size*size*3 floats); default a new buffer
  */
-export async function decodeForModel(file: string, name: string, options: DecodeTaskOptions, out?: Float32Array): Promise<DecodeTaskResult> {
+export async function decodeForModel(file: string | Buffer, name: string, options: DecodeTaskOptions, out?: Float32Array): Promise<DecodeTaskResult> {
   const decodeOptions = { size: options.size, crop: options.crop, maxInputPixels: options.maxInputPixels, out };
   try {
-    const bytes = await readSmallFile(file, options.syncRead ?? false);
+    const bytes = typeof file === 'string' ? await readSmallFile(file, options.syncRead ?? false) : file;
     // Empty or unreadable: decodeImage on the path gives the exact reason.
     const img = await decodeImage(bytes && bytes.length > 0 ? bytes : file, decodeOptions, name);
     if (options.preprocessing) preprocessPixels(img.pixels, options.preprocessing);

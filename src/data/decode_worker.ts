@@ -7,8 +7,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { preprocessPixels } from '../models/preprocess.js';
-import { decodeImage } from './decode.js';
 import { decodeForModel, type DecodeTaskOptions } from './decode_task.js';
 
 const options = workerData as DecodeTaskOptions;
@@ -33,9 +31,6 @@ port.on('message', (msg: { ring?: SharedArrayBuffer; id: number; file: string; n
 async function warmUp(): Promise<void> {
   const jpeg = await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: 90, g: 140, b: 200 } } }).jpeg().toBuffer();
   const out = new Float32Array(slotFloats);
-  for (let i = 0; i < 3; i++) {
-    const img = await decodeImage(jpeg, { size: options.size, crop: options.crop, out }, 'warm-up.jpg');
-    if (options.preprocessing) preprocessPixels(img.pixels, options.preprocessing);
-  }
+  for (let i = 0; i < 3; i++) await decodeForModel(jpeg, 'warm-up.jpg', options, out);
 }
 void warmUp().finally(() => port.postMessage({ ready: true }));

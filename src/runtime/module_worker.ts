@@ -16,3 +16,19 @@ export function spawnModuleWorker(callerUrl: string, baseName: string, workerDat
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`;
   return new Worker(code, { eval: true, workerData });
 }
+
+/**
+ * Resolves with the worker's first message, or with its exit code if it ends before sending one;
+ * its own listeners are removed either way (a worker's 'error' is always followed by 'exit').
+ */
+export function firstMessage<T>(worker: Worker): Promise<{ message: T } | { exitCode: number }> {
+  return new Promise((resolve) => {
+    const onMessage = (message: T) => settle({ message });
+    const onExit = (exitCode: number) => settle({ exitCode });
+    const settle = (r: { message: T } | { exitCode: number }) => {
+      worker.off('message', onMessage).off('exit', onExit);
+      resolve(r);
+    };
+    worker.on('message', onMessage).on('exit', onExit);
+  });
+}

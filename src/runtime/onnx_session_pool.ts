@@ -20,11 +20,11 @@
  * const { features, buffer } = await engine.submit(pixels.buffer, 8, 224, 224);
  * await engine.release();
  */
-import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { RuntimeError } from '../errors.js';
 import type { FeatureEngine } from './engine.js';
-import { spawnModuleWorker } from './module_worker.js';
+import { firstMessage, spawnModuleWorker } from './module_worker.js';
+import { resolveOnnxEngineOptions } from './onnx_engine.js';
 
 export interface OnnxSessionPoolOptions {
   /** Threads in all, split over the sessions. Default `os.availableParallelism()`. */
@@ -50,6 +50,8 @@ export function isPipelinedEngine(engine: FeatureEngine): engine is PipelinedEng
 }
 
 type ErrorInfo = { message: string; code?: string; suggestion?: string };
+/** What a session thread says once it is up (onnx_session_worker.ts). */
+type SessionReady = { outputDim: number; name: string };
 interface Job {
   buffer: ArrayBuffer;
   count: number;
@@ -69,25 +71,22 @@ export class OnnxSessionPool implements PipelinedEngine {
   readonly name: string;
   readonly outputDim: number;
   readonly parallel: number;
-  /** Batch size the graph fixes, if any (runs are chunked by the sessions). */
-  readonly fixedBatch?: number;
   private readonly queue: Job[] = [];
   private failure: Error | undefined;
   private closed = false;
 
   private constructor(
     private readonly sessions: Session[],
-    ready: { outputDim: number; fixedBatch?: number; name: string },
+    ready: SessionReady,
     threadsEach: number[],
   ) {
     this.outputDim = ready.outputDim;
-    this.fixedBatch = ready.fixedBatch;
     this.parallel = sessions.length;
     const total = threadsEach.reduce((a, b) => a + b, 0);
     const shape = sessions.length > 1 ? ` (${sessions.length} sessions x ${threadsEach[0]}${threadsEach.every((t) => t === threadsEach[0]) ? '' : '+'} thread${threadsEach[0] === 1 ? '' : 's'})` : '';
     this.name = ready.name.replace(/\d+ threads?$/, `${total} thread${total === 1 ? '' : 's'}${shape}`);
     for (const s of sessions) {
-      s.worker.on('message', (msg: { id: number; buffer: ArrayBuffer; features?: Float32Array; error?: ErrorInfo }) => {
+      s.worker.on('message', (msg: { buffer: ArrayBuffer; features?: Float32Array; error?: ErrorInfo }) => {
         const job = s.job;
         if (!job) return;
         s.job = undefined;
@@ -107,34 +106,27 @@ export class OnnxSessionPool implements PipelinedEngine {
    * @throws RuntimeError 'ONNX_RUNTIME_UNAVAILABLE' or 'ONNX_SESSION', as `OnnxEngine.create`.
    */
   static async create(model: string | Uint8Array, options: OnnxSessionPoolOptions = {}): Promise<OnnxSessionPool> {
-    const threads = options.threads ?? os.availableParallelism();
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new RuntimeError(`threads must be a positive integer. Received ${threads}.`, { code: 'OPTIONS_THREADS' });
-    }
+    const { threads } = resolveOnnxEngineOptions({ threads: options.threads });
     const count = options.sessions ?? Math.min(2, threads);
     if (!Number.isInteger(count) || count < 1 || count > threads) {
       throw new RuntimeError(`sessions must be an integer from 1 to threads (${threads}). Received ${count}.`, { code: 'OPTIONS_THREADS' });
     }
     const threadsEach = Array.from({ length: count }, (_, i) => Math.floor(threads / count) + (i < threads % count ? 1 : 0));
     const workers = threadsEach.map((t) => spawnModuleWorker(import.meta.url, 'onnx_session_worker', { model, threads: t }));
-    const answers = await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<{ ready?: { outputDim: number; fixedBatch?: number; name: string }; fatal?: ErrorInfo }>((resolve) => {
-            w.once('message', resolve);
-            w.once('error', (err) => resolve({ fatal: { message: err.message } }));
-            w.once('exit', (code) => resolve({ fatal: { message: `ONNX Runtime session thread exited with code ${code}` } }));
-          }),
-      ),
-    );
-    const fatal = answers.find((a) => !a.ready)?.fatal;
+    // A thread that fails before it is up: its error (always followed by its exit) names why.
+    const errors = workers.map(() => '');
+    workers.forEach((w, i) => w.on('error', (err) => (errors[i] = err.message)));
+    const answers = await Promise.all(workers.map((w) => firstMessage<{ ready?: SessionReady; fatal?: ErrorInfo }>(w)));
+    const fatal = answers
+      .map((a, i) => ('exitCode' in a ? { message: errors[i] || `ONNX Runtime session thread exited with code ${a.exitCode}` } : a.message.fatal))
+      .find((f) => f !== undefined);
     if (fatal) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw toError(fatal);
     }
     return new OnnxSessionPool(
       workers.map((worker) => ({ worker, job: undefined })),
-      answers[0].ready!,
+      (answers[0] as { message: { ready: SessionReady } }).message.ready,
       threadsEach,
     );
   }
@@ -158,7 +150,7 @@ export class OnnxSessionPool implements PipelinedEngine {
       if (s.job || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       s.job = job;
-      s.worker.postMessage({ id: 0, buffer: job.buffer, count: job.count, height: job.height, width: job.width }, [job.buffer]);
+      s.worker.postMessage({ buffer: job.buffer, count: job.count, height: job.height, width: job.width }, [job.buffer]);
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * One ONNX Runtime session on its own thread (see onnx_session_pool.ts). workerData:
- * `{ model, threads }`. Says `{ ready: { outputDim, fixedBatch, name } }` or `{ fatal }` once,
- * then answers each `{ id, buffer, count, height, width }` with `{ id, buffer, features }` (both
- * transferred back) or `{ id, buffer, error }`.
+ * `{ model, threads }`. Says `{ ready: { outputDim, name } }` or `{ fatal }` once, then answers
+ * each `{ buffer, count, height, width }`, in order, with `{ buffer, features }` (both transferred
+ * back) or `{ buffer, error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FtkError } from '../errors.js';
@@ -18,18 +18,18 @@ function describe(err: unknown): { message: string; code?: string; suggestion?: 
 
 try {
   const engine = await OnnxEngine.create(model, { threads });
-  port.on('message', async (msg: { id: number; buffer: ArrayBuffer; count: number; height: number; width: number }) => {
+  port.on('message', async (msg: { buffer: ArrayBuffer; count: number; height: number; width: number }) => {
     try {
       const pixels = new Float32Array(msg.buffer, 0, msg.count * msg.height * msg.width * 3);
       const out = await engine.run(pixels, msg.count, msg.height, msg.width);
       // A copy (count x dim floats, small): ORT's output buffer is native memory, not transferable.
       const features = out.slice();
-      port.postMessage({ id: msg.id, buffer: msg.buffer, features }, [msg.buffer, features.buffer as ArrayBuffer]);
+      port.postMessage({ buffer: msg.buffer, features }, [msg.buffer, features.buffer as ArrayBuffer]);
     } catch (err) {
-      port.postMessage({ id: msg.id, buffer: msg.buffer, error: describe(err) }, [msg.buffer]);
+      port.postMessage({ buffer: msg.buffer, error: describe(err) }, [msg.buffer]);
     }
   });
-  port.postMessage({ ready: { outputDim: engine.outputDim, fixedBatch: engine.fixedBatch, name: engine.name } });
+  port.postMessage({ ready: { outputDim: engine.outputDim, name: engine.name } });
 } catch (err) {
   port.postMessage({ fatal: describe(err) });
 }
