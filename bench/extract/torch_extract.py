@@ -18,14 +18,17 @@ features), inference-only images/s on a pre-decoded batch, threads, workers, ver
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'common'))
+from torch_images import ImageFiles  # noqa: E402
 
 
 def conv_bn(inp, out, stride):
@@ -67,23 +70,6 @@ def build(name, alpha):
     raise SystemExit(f'unknown model {name}')
 
 
-class Files(Dataset):
-    def __init__(self, files):
-        self.files = files
-        self.tf = transforms.Compose([
-            transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BILINEAR),
-            transforms.ToTensor(),
-            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-        ])
-
-    def __len__(self):
-        return len(self.files)
-
-    def __getitem__(self, i):
-        with Image.open(self.files[i]) as img:
-            return self.tf(img.convert('RGB'))
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--list', required=True)
@@ -98,7 +84,7 @@ def main():
     with open(a.list) as f:
         files = [line.strip() for line in f if line.strip()]
     model = build(a.model, a.alpha).eval()
-    loader = DataLoader(Files(files), batch_size=a.batch_size, num_workers=a.workers, shuffle=False)
+    loader = DataLoader(ImageFiles(files), batch_size=a.batch_size, num_workers=a.workers, shuffle=False)
     with torch.no_grad():
         model(torch.zeros(2, 3, 224, 224))  # warm-up (allocations, kernel choice)
         t0 = time.perf_counter()

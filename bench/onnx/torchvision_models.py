@@ -14,18 +14,20 @@
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision import transforms
 
-MEAN = [0.485, 0.456, 0.406]
-STD = [0.229, 0.224, 0.225]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'common'))
+from torch_images import ImageFiles, MEAN, STD  # noqa: E402
+
 
 
 def build(name):
@@ -76,29 +78,12 @@ def forward(a):
     np.save(a.out, torch.cat(outs).numpy().astype(np.float32))
 
 
-class Files(Dataset):
-    def __init__(self, files):
-        self.files = files
-        self.tf = transforms.Compose([
-            transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BILINEAR),
-            transforms.ToTensor(),
-            transforms.Normalize(MEAN, STD),
-        ])
-
-    def __len__(self):
-        return len(self.files)
-
-    def __getitem__(self, i):
-        with Image.open(self.files[i]) as img:
-            return self.tf(img.convert('RGB'))
-
-
 def extract(a):
     torch.set_num_threads(a.threads)
     with open(a.list) as f:
         files = [line.strip() for line in f if line.strip()]
     m = feature_model(a.model, a.weights)
-    loader = DataLoader(Files(files), batch_size=a.batch_size, num_workers=a.workers, shuffle=False)
+    loader = DataLoader(ImageFiles(files), batch_size=a.batch_size, num_workers=a.workers, shuffle=False)
     with torch.no_grad():
         m(torch.zeros(2, 3, 224, 224))  # warm-up
         t0 = time.perf_counter()
