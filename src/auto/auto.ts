@@ -42,7 +42,7 @@ import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
 import { examineDataset } from './doctor.js';
-import { argmaxScores, datasetSubset, finetuneOnRows, keepDuplicatesTogether, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
+import { argmaxScores, datasetSubset, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
 import { recommend, type DomainProbe } from './recommend.js';
 
 export interface AutoOptions {
@@ -181,12 +181,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     stages.push({ name, ms: performance.now() - t, ...extra });
     return r;
   };
-  const say = (m: string) => options.onStage?.(m);
-  const warnings: string[] = [];
-  const warn = (m: string) => {
-    warnings.push(m);
-    options.onWarning?.(m);
-  };
+  const { say, warn, warnings } = runMessages(options);
   const cuts: string[] = [];
   const runDir = path.resolve(o.out);
   await fsp.mkdir(runDir, { recursive: true });

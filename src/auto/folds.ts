@@ -144,3 +144,20 @@ export function argmaxScores(scores: readonly ImageScores[]): number[] {
     return best;
   });
 }
+
+/** A run's messages (auto, bench): stages go to `onStage`; warnings are kept for the result and go to `onWarning`. */
+export function runMessages(options: { onStage?: (message: string) => void; onWarning?: (message: string) => void }): {
+  say: (message: string) => void;
+  warn: (message: string) => void;
+  warnings: string[];
+} {
+  const warnings: string[] = [];
+  return {
+    say: (message) => options.onStage?.(message),
+    warn: (message) => {
+      warnings.push(message);
+      options.onWarning?.(message);
+    },
+    warnings,
+  };
+}

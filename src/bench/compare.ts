@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { argmaxScores, finetuneOnRows, keepDuplicatesTogether, scoreModelOnRows, svmOnFold } from '../auto/folds.js';
+import { argmaxScores, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold } from '../auto/folds.js';
 import { mean, meanInterval95, std } from '../classify/metrics.js';
 import { findDataset, type Dataset } from '../data/dataset.js';
 import { findDuplicates, sha256Files } from '../data/hash.js';
@@ -228,12 +228,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
   checkOptions(options);
   const started = performance.now();
   const elapsedMin = () => (performance.now() - started) / 60000;
-  const say = (m: string) => options.onStage?.(m);
-  const warnings: string[] = [];
-  const warn = (m: string) => {
-    warnings.push(m);
-    options.onWarning?.(m);
-  };
+  const { say, warn, warnings } = runMessages(options);
   const cuts: string[] = [];
   const methods = [...(options.methods ?? BENCH_DEFAULTS.methods)];
   const k = options.folds ?? BENCH_DEFAULTS.folds;
