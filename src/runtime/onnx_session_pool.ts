@@ -113,12 +113,15 @@ export class OnnxSessionPool implements PipelinedEngine {
     }
     const threadsEach = Array.from({ length: count }, (_, i) => Math.floor(threads / count) + (i < threads % count ? 1 : 0));
     const workers = threadsEach.map((t) => spawnModuleWorker(import.meta.url, 'onnx_session_worker', { model, threads: t }));
-    // A thread that fails before it is up: its error (always followed by its exit) names why.
+    // A thread that fails before it is up: its error (always followed by its exit) names why. One
+    // that exits after saying ready, while the others start, counts as failed too (the pool's own
+    // listeners only exist from construction on).
     const errors = workers.map(() => '');
-    workers.forEach((w, i) => w.on('error', (err) => (errors[i] = err.message)));
+    const exits = workers.map((): number | undefined => undefined);
+    workers.forEach((w, i) => w.on('error', (err) => (errors[i] = err.message)).on('exit', (code) => (exits[i] = code)));
     const answers = await Promise.all(workers.map((w) => firstMessage<{ ready?: SessionReady; fatal?: ErrorInfo }>(w)));
     const fatal = answers
-      .map((a, i) => ('exitCode' in a ? { message: errors[i] || `ONNX Runtime session thread exited with code ${a.exitCode}` } : a.message.fatal))
+      .map((a, i) => ('message' in a && a.message.fatal) || (exits[i] !== undefined ? { message: errors[i] || `ONNX Runtime session thread exited with code ${exits[i]}` } : undefined))
       .find((f) => f !== undefined);
     if (fatal) {
       await Promise.all(workers.map((w) => w.terminate()));
