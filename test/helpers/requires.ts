@@ -1,0 +1,19 @@
+/**
+ * One guard for tests whose inputs may be missing on a developer's machine (../shared, Chromium,
+ * python3 modules, a software GPU): skipped there with the reason, a failure in CI (`CI=true`), where
+ * every such input is installed by .ci/run and a skip would hide a test that never ran.
+ */
+
+/** True when running in CI: every optional input must be present. */
+export const inCI = process.env.CI === 'true';
+
+/**
+ * The skip reason for `node:test`'s `{ skip }` when `ok` is false, else false. In CI a missing input
+ * throws at import time instead, so the test file fails and names what is missing.
+ */
+export function requireInput(name: string, ok: boolean): string | false {
+  if (ok) return false;
+  const reason = `${name} is not available`;
+  if (inCI) throw new Error(`${reason}, and CI=true: .ci/run must install it (a skip in CI would hide a test that never ran)`);
+  return reason;
+}
