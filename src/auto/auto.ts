@@ -41,6 +41,7 @@ import { writeReport } from '../report/report.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
+import { AUTO_DEFAULTS } from './defaults.js';
 import { examineDataset } from './doctor.js';
 import { argmaxScores, datasetSubset, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
 import { recommend, type DomainProbe } from './recommend.js';
@@ -93,14 +94,7 @@ export interface AutoResult {
   report: { html: string; markdown: string; json: string };
 }
 
-export const AUTO_DEFAULTS = Object.freeze({
-  model: 'mobilenet_v2',
-  weights: 'imagenet',
-  budget: 30,
-  folds: 5,
-  seed: 0,
-  curveFractions: [0.1, 0.25, 0.5, 1] as readonly number[],
-});
+export { AUTO_DEFAULTS };
 
 /** Images of the domain probe (a stratified subsample). */
 const PROBE_IMAGES = 400;

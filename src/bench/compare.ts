@@ -41,9 +41,9 @@ import type { PairedComparison } from '../formats/run_report.js';
 import { pairedComparison } from '../report/build.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
+import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from './defaults.js';
 
-export type BenchMethod = 'scratch' | 'svm' | 'finetune';
-export const BENCH_METHODS: readonly BenchMethod[] = Object.freeze(['scratch', 'svm', 'finetune'] as const);
+export { BENCH_METHODS, type BenchMethod };
 
 /** Fine-tuning / from-scratch settings passed to `finetune()` (everything but where and how it runs). */
 export type TrainSettings = Omit<FinetuneOptions, 'out' | 'folds' | 'resume' | 'overwrite' | 'backend' | 'cache' | 'onProgress' | 'onEpoch' | 'onNotice'>;
@@ -170,16 +170,7 @@ export interface CompareMethodsResult {
   records: string;
 }
 
-export const BENCH_DEFAULTS = Object.freeze({
-  methods: BENCH_METHODS,
-  folds: 5,
-  seed: 0,
-  model: 'mobilenet_v2',
-  weights: 'imagenet',
-  scratchModel: 'smallcnn',
-  /** Inner folds of the SVM's nested grid search (as `ftk auto`). */
-  innerFolds: 3,
-});
+export { BENCH_DEFAULTS };
 
 const RECORDS = 'folds.jsonl';
 const CONFIG = 'config.json';

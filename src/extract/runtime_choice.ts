@@ -22,8 +22,9 @@ import { OptionsError } from '../errors.js';
 import { OnnxBackboneEngine } from '../models/onnx_backbone.js';
 import { TfjsGraphEngine } from '../models/tfjs_backbone.js';
 
-export type RuntimeName = 'onnx' | 'tfjs';
-export const RUNTIME_NAMES: readonly RuntimeName[] = ['onnx', 'tfjs'];
+import { RUNTIME_NAMES, type RuntimeName } from '../runtime/names.js';
+
+export { RUNTIME_NAMES, type RuntimeName };
 
 export interface OpenEngineOptions {
   /** 'auto' (ONNX Runtime when possible), 'onnx' or 'tfjs'. Default 'auto'. */

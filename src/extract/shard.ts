@@ -24,13 +24,10 @@ import type { ImageEntry } from '../data/dataset.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { FeatureCache } from './cache.js';
 import { featurePaths, readFeatures } from './features_file.js';
+import { parseShard, type ShardSpec } from './shard_spec.js';
 
-export interface ShardSpec {
-  /** 1-based shard number. */
-  index: number;
-  /** Number of shards. */
-  count: number;
-}
+export { parseShard, type ShardSpec };
+
 
 /** What a shard's `<prefix>.json` records in its `shard` field. */
 export interface ShardRecord extends ShardSpec {
@@ -46,32 +43,6 @@ export interface ShardRecord extends ShardSpec {
 
 /** Features metadata of a shard part: the ordinary metadata plus the `shard` record. */
 export type ShardedFeaturesMeta = FeaturesMeta & { shard?: ShardRecord };
-
-/** Parses 'i/n' (1 <= i <= n) or checks a `{ index, count }`. */
-export function parseShard(spec: string | ShardSpec): ShardSpec {
-  let index: number;
-  let count: number;
-  if (typeof spec === 'string') {
-    const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(spec);
-    if (!m) {
-      throw new OptionsError(`--shard must look like i/n (e.g. 1/4). Received "${spec}".`, {
-        code: 'OPTIONS_SHARD',
-        suggestion: 'Shards count from 1: --shard 1/4 ... --shard 4/4.',
-      });
-    }
-    index = Number(m[1]);
-    count = Number(m[2]);
-  } else {
-    ({ index, count } = spec);
-  }
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) {
-    throw new OptionsError(`--shard i/n needs 1 <= i <= n. Received ${index}/${count}.`, {
-      code: 'OPTIONS_SHARD',
-      suggestion: index === 0 ? 'Shards count from 1: with a 0-based index (a Kubernetes JOB_COMPLETION_INDEX) pass index+1.' : `Use 1/${count} ... ${count}/${count}.`,
-    });
-  }
-  return { index, count };
-}
 
 /** Dataset positions of the shard's images. */
 export function shardPositions(size: number, shard: ShardSpec): number[] {

@@ -17,7 +17,9 @@ import type * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
 import { nearestNames } from '../models/backbone.js';
 
-export type FreezeSpec = string | number;
+import { parseFreezeSpec, type FreezeSpec } from './defaults.js';
+
+export { parseFreezeSpec, type FreezeSpec };
 
 export interface FreezePlan {
   /** The first `frozenLayers` layers of the base are frozen. */
@@ -63,17 +65,6 @@ export function blockEnds(modelName: string, layerNames: readonly string[]): str
     default:
       return [];
   }
-}
-
-/**
- * Reads a `--freeze` value: an integer is a block count, a number in (0, 1) a fraction, 'all' /
- * 'none' what they say, anything else a layer name.
- */
-export function parseFreezeSpec(value: string): FreezeSpec {
-  const v = value.trim();
-  // Anything numeric is a count or a fraction (no Keras layer name is a number).
-  if (/^[\d.]+(e[+-]?\d+)?$/i.test(v) && Number.isFinite(Number(v))) return Number(v);
-  return v;
 }
 
 /** Works out the frozen layers of `base` (a zoo model without its top) for a spec. */

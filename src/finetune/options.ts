@@ -9,7 +9,7 @@ import { parseModelSource } from '../models/backbone.js';
 import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import type { BackendName } from '../runtime/backend.js';
-import type { FreezeSpec } from './freeze.js';
+import { DEFAULT_FREEZE, DEFAULT_FREEZE_EXTERNAL, FINETUNE_DEFAULTS, type FreezeSpec } from './defaults.js';
 
 export interface FinetuneProgress {
   /** 'decode' | 'prefix' (frozen layers run once per view) | 'train' | 'validate'. */
@@ -148,44 +148,7 @@ export interface FinetuneOptions {
   onNotice?: (message: string) => void;
 }
 
-/** Defaults, in one place. */
-export const FINETUNE_DEFAULTS = Object.freeze({
-  model: 'mobilenet_v2',
-  weights: 'imagenet',
-  crop: 'squash' as const,
-  lr: 1e-3,
-  /** Phase 2 learning rate = lr / PHASE2_LR_DIVISOR. */
-  phase2LrDivisor: 10,
-  epochs: 10,
-  headEpochs: 10,
-  batchSize: 32,
-  augment: 'flip,rotate=0.05,translate=0.1,zoom=0.1',
-  views: 4,
-  viewsRefresh: 0,
-  val: 0.2,
-  seed: 0,
-  patience: 3,
-  dropout: 0.2,
-  pooling: 'avg' as const,
-  backend: 'auto' as const,
-  runtime: 'auto' as const,
-  prefixCache: true,
-  memoryBudgetMB: 512,
-});
-
-/** Default `--freeze` per architecture: the last two blocks (and the head) train in phase 2. */
-export const DEFAULT_FREEZE: Readonly<Record<string, FreezeSpec>> = Object.freeze({
-  mobilenet: 11,
-  mobilenet_v2: 14,
-  resnet50: 14,
-  vgg16: 3,
-  vgg19: 3,
-  inception_v3: 9,
-  smallcnn: 'none',
-});
-
-/** Default `--freeze` of `tfjs:` layers models, whose blocks ftk does not know: the first 80% of the layers. */
-export const DEFAULT_FREEZE_EXTERNAL: FreezeSpec = 0.8;
+export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, DEFAULT_FREEZE_EXTERNAL };
 
 export interface ResolvedFinetuneOptions {
   out: string;

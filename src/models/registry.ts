@@ -10,6 +10,7 @@ import { resnet50Spec } from './resnet50.js';
 import type { ModelName, ModelSpec } from './types.js';
 import { vgg16Spec } from './vgg16.js';
 import { vgg19Spec } from './vgg19.js';
+import { ZOO_MODEL_NAMES } from './zoo_names.js';
 
 export const MODELS: Readonly<Record<ModelName, ModelSpec>> = Object.freeze({
   mobilenet: mobilenetSpec,
@@ -21,6 +22,8 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = Object.freeze({
 });
 
 export const MODEL_NAMES = Object.freeze(Object.keys(MODELS) as ModelName[]);
+// The light list `ftk info` prints without loading the builders must name the same models.
+if (MODEL_NAMES.join() !== ZOO_MODEL_NAMES.join()) throw new Error(`src/models/zoo_names.ts (${ZOO_MODEL_NAMES.join()}) differs from the registry (${MODEL_NAMES.join()})`);
 
 /** Accepts Keras-style spellings too: 'MobileNetV2', 'mobilenetv2', 'inceptionv3', 'resnet-50'. */
 export function getModelSpec(name: string): ModelSpec {

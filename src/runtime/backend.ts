@@ -7,11 +7,12 @@
  * choice is reported once through `onNotice`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
 import { RuntimeError } from '../errors.js';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+import { BACKEND_PACKAGE, packageVersion } from './backend_probe.js';
+import { BACKEND_NAMES, type BackendName } from './names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 export interface BackendInfo {
   /** What ftk calls it (the `--backend` value). */
@@ -33,16 +34,6 @@ export interface SelectBackendOptions {
   onNotice?: (message: string) => void;
 }
 
-const require = createRequire(import.meta.url);
-
-function packageVersion(name: string): string | undefined {
-  try {
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch {
-    return undefined;
-  }
-}
-
 async function tryLoad(name: BackendName): Promise<string | undefined> {
   switch (name) {
     case 'tensorflow-gpu':
@@ -59,12 +50,6 @@ async function tryLoad(name: BackendName): Promise<string | undefined> {
   }
 }
 
-const BACKEND_PACKAGE: Record<BackendName, string> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-  tensorflow: '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  cpu: '@tensorflow/tfjs-backend-cpu',
-};
 
 let active: BackendInfo | undefined;
 

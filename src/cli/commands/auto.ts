@@ -1,7 +1,8 @@
 /** `ftk auto`: flags -> AutoOptions -> auto(); narrates stages like libsvm's easy.py. */
 import { Command } from 'commander';
-import { auto, AUTO_DEFAULTS, type AutoOptions } from '../../auto/auto.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import type { AutoOptions } from '../../auto/auto.js';
+import { AUTO_DEFAULTS } from '../../auto/defaults.js';
+import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
@@ -35,6 +36,8 @@ export function autoContext(dataset: string, raw: Record<string, any>): AutoCont
 export async function runAuto(ctx: AutoContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  // Loaded here, not at start-up: `ftk --help` must not load TF.js, ONNX Runtime and sharp.
+  const { auto } = await import('../../auto/auto.js');
   const result = await auto(ctx.dataset, {
     ...ctx.options,
     ...stagedJobCallbacks(out, bar, ctx.json),

@@ -2,9 +2,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { BENCH_DEFAULTS, BENCH_METHODS, benchTableMarkdown, compareMethods, type BenchMethod, type CompareMethodsOptions } from '../../bench/compare.js';
-import { parseFreezeSpec } from '../../finetune/freeze.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import type { CompareMethodsOptions } from '../../bench/compare.js';
+import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from '../../bench/defaults.js';
+import { parseFreezeSpec } from '../../finetune/defaults.js';
+import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
 
@@ -59,6 +60,8 @@ export function benchContext(dataset: string, raw: Record<string, any>): BenchCo
 export async function runBench(ctx: BenchContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  // Loaded here, not at start-up: `ftk --help` must not load TF.js, ONNX Runtime and sharp.
+  const { benchTableMarkdown, compareMethods } = await import('../../bench/compare.js');
   const result = await compareMethods(ctx.dataset, {
     ...ctx.options,
     ...stagedJobCallbacks(out, bar, ctx.json),

@@ -4,11 +4,10 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
-import { extractFeatures, findDataset, writeFeatures, type ExtractOptions, type SkippedFile } from '../../index.js';
-import { RUNTIME_NAMES } from '../../extract/runtime_choice.js';
-import { mergeShardFiles, parseShard, type ShardSpec } from '../../extract/shard.js';
+import type { ExtractOptions, SkippedFile } from '../../index.js';
+import { parseShard, type ShardSpec } from '../../extract/shard_spec.js';
 import { FtkError } from '../../errors.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import { BACKEND_NAMES, RUNTIME_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar } from '../progress.js';
@@ -73,6 +72,8 @@ export async function runExtract(ctx: ExtractContext): Promise<number> {
     bar.done();
     process.stderr.write(line);
   };
+  // Loaded here, not at start-up: `ftk --help` must not load TF.js, ONNX Runtime and sharp.
+  const { extractFeatures, findDataset, writeFeatures } = await import('../../index.js');
   const dataset = await findDataset(ctx.dataset);
   const result = await extractFeatures(dataset, {
     ...ctx.options,
@@ -127,6 +128,8 @@ export function mergeContext(parts: string[], raw: Record<string, any>): MergeCo
 
 export async function runMerge(ctx: MergeContext): Promise<number> {
   const out = makeOutput(ctx.json);
+  const { mergeShardFiles } = await import('../../extract/shard.js');
+  const { writeFeatures } = await import('../../extract/features_file.js');
   const merged = await mergeShardFiles(ctx.parts, { cache: ctx.cache });
   const paths = await writeFeatures(ctx.out, merged.features, merged.meta);
   out.result(

@@ -1,8 +1,9 @@
 /** `ftk finetune`: flags -> typed FinetuneOptions -> finetune(). */
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
-import { finetune, FINETUNE_DEFAULTS, parseFreezeSpec, type EpochRecord, type FinetuneOptions, type FinetuneResult } from '../../index.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import type { EpochRecord, FinetuneOptions, FinetuneResult } from '../../index.js';
+import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
+import { BACKEND_NAMES } from '../../runtime/names.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -66,6 +67,8 @@ function epochLine(r: EpochRecord): string {
 export async function runFinetune(ctx: FinetuneContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  // Loaded here, not at start-up: `ftk --help` must not load TF.js, ONNX Runtime and sharp.
+  const { finetune } = await import('../../finetune/finetune.js');
   const result: FinetuneResult = await finetune(ctx.dataset, {
     ...ctx.options,
     onNotice: (m) => {

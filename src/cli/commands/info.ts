@@ -1,11 +1,10 @@
 /** `ftk info`: backend, versions, threads, cache location; with --model, the layers of a model (zoo) or the tensors of an onnx:/tfjs: model. */
 import { Command } from 'commander';
-import { getModelSpec, MODEL_NAMES, MODELS, selectBackend, ftkHome, cacheDbPath, weightsDir } from '../../index.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import { ZOO_MODEL_NAMES } from '../../models/zoo_names.js';
+import { installedBackends } from '../../runtime/backend_probe.js';
+import { BACKEND_NAMES } from '../../runtime/names.js';
 import { packageInfo } from '../../runtime/package_info.js';
-import { parseModelSource } from '../../models/backbone.js';
-import { describeOnnxModel } from '../../models/onnx_backbone.js';
-import { describeTfjsModel } from '../../models/tfjs_backbone.js';
+import { cacheDbPath, ftkHome, weightsDir } from '../../runtime/paths.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 
 export interface InfoContext {
@@ -39,6 +38,7 @@ function tensorLines(rows: TensorRow[]): string[] {
 /** `ftk info --model onnx:<file> | tfjs:<folder>`: the tensors a user can pick with --layer. */
 async function externalModelInfo(ctx: InfoContext, kind: 'onnx' | 'tfjs', file: string, info: Record<string, unknown>, lines: string[]): Promise<void> {
   if (kind === 'onnx') {
+    const { describeOnnxModel } = await import('../../models/onnx_backbone.js');
     const listing = await describeOnnxModel(file, { inputSize: ctx.inputSize });
     info.onnx = listing;
     const i = listing.input;
@@ -53,6 +53,7 @@ async function externalModelInfo(ctx: InfoContext, kind: 'onnx' | 'tfjs', file: 
       `\nThe bottleneck is usually the last tensor before the classifier (e.g. the Flatten or GlobalAveragePool output before the final Gemm/MatMul).`,
     );
   } else {
+    const { describeTfjsModel } = await import('../../models/tfjs_backbone.js');
     const listing = await describeTfjsModel(file, { inputSize: ctx.inputSize });
     info.tfjs = listing;
     lines.push(
@@ -65,47 +66,74 @@ async function externalModelInfo(ctx: InfoContext, kind: 'onnx' | 'tfjs', file: 
   }
 }
 
+/**
+ * Without --model and with `--backend auto`, nothing heavy loads: the backend `auto` would pick is
+ * read from the installed packages (TF.js initialises on first use, ~0.7 s). With a model or a
+ * named backend, TF.js loads and the backend reported is the one initialised.
+ */
 export async function runInfo(ctx: InfoContext): Promise<number> {
   const out = makeOutput(ctx.json);
-  const backend = await selectBackend({ backend: ctx.backend });
   const pkg = packageInfo();
+  const lazy = ctx.backend === 'auto' && !ctx.model;
+  let backend: { name: string; reason: string; versions: Record<string, string>; threads?: number };
+  if (lazy) {
+    const installed = installedBackends().filter((b) => b.version);
+    const first = installed[0];
+    backend = {
+      name: first?.name ?? 'none',
+      reason: first ? `first installed of ${BACKEND_NAMES.join(', ')}; loaded on first use` : 'no TF.js backend installed',
+      versions: Object.fromEntries(installed.map((b) => [b.package, b.version!])),
+    };
+  } else {
+    const { selectBackend } = await import('../../runtime/backend.js');
+    backend = await selectBackend({ backend: ctx.backend });
+  }
+  const { MODEL_NAMES, MODELS } = lazy ? { MODEL_NAMES: undefined, MODELS: undefined } : await import('../../models/registry.js');
   const info: Record<string, unknown> = {
     ftk: pkg.version,
     node: process.version,
     backend: backend.name,
     backendReason: backend.reason,
     versions: backend.versions,
-    threads: backend.threads,
+    ...(backend.threads !== undefined ? { threads: backend.threads } : {}),
     home: ftkHome(),
     featureCache: cacheDbPath(),
     weightsCache: weightsDir(),
-    models: MODEL_NAMES.map((name) => ({
-      name,
-      inputSize: MODELS[name].defaultInputSize,
-      preprocessing: MODELS[name].preprocessing,
-      alphas: MODELS[name].alphas,
-      featureSize: MODELS[name].featureSize(),
-    })),
+    ...(MODEL_NAMES
+      ? {
+          models: MODEL_NAMES.map((name) => ({
+            name,
+            inputSize: MODELS[name].defaultInputSize,
+            preprocessing: MODELS[name].preprocessing,
+            alphas: MODELS[name].alphas,
+            featureSize: MODELS[name].featureSize(),
+          })),
+        }
+      : {}),
   };
   const lines = [
     `ftk ${pkg.version} on Node ${process.version}`,
-    `backend: ${backend.name} (${backend.reason}), ${backend.threads} thread(s); ${Object.entries(backend.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `backend: ${backend.name} (${backend.reason})${backend.threads !== undefined ? `, ${backend.threads} thread(s)` : ''}; ${Object.entries(backend.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `home: ${info.home}`,
     `feature cache: ${info.featureCache}`,
     `weights cache: ${info.weightsCache}`,
-    `models: ${MODEL_NAMES.join(', ')}`,
+    `models: ${(MODEL_NAMES ?? ZOO_MODEL_NAMES).join(', ')}`,
   ];
-  const source = ctx.model ? parseModelSource(ctx.model) : undefined;
-  if (source && source.kind !== 'zoo') {
-    await externalModelInfo(ctx, source.kind, source.path, info, lines);
-  } else if (ctx.model) {
-    const spec = getModelSpec(ctx.model);
-    const model = spec.build({ includeTop: false, alpha: spec.alphas ? ctx.alpha : undefined, pooling: 'none' });
-    const layers = model.layers.map((l) => ({ name: l.name, type: l.getClassName(), outputShape: l.outputShape, params: l.countParams() }));
-    info.layers = layers;
-    lines.push(`\n${spec.displayName} layers (no top): name, type, output shape, params`);
-    for (const l of layers) lines.push(`  ${l.name}  ${l.type}  ${JSON.stringify(l.outputShape)}  ${l.params}`);
-    model.dispose();
+  if (ctx.model) {
+    const { parseModelSource } = await import('../../models/backbone.js');
+    const source = parseModelSource(ctx.model);
+    if (source.kind !== 'zoo') {
+      await externalModelInfo(ctx, source.kind, source.path, info, lines);
+    } else {
+      const { getModelSpec } = await import('../../models/registry.js');
+      const spec = getModelSpec(ctx.model);
+      const model = spec.build({ includeTop: false, alpha: spec.alphas ? ctx.alpha : undefined, pooling: 'none' });
+      const layers = model.layers.map((l) => ({ name: l.name, type: l.getClassName(), outputShape: l.outputShape, params: l.countParams() }));
+      info.layers = layers;
+      lines.push(`\n${spec.displayName} layers (no top): name, type, output shape, params`);
+      for (const l of layers) lines.push(`  ${l.name}  ${l.type}  ${JSON.stringify(l.outputShape)}  ${l.params}`);
+      model.dispose();
+    }
   }
   out.result(info, lines.join('\n'));
   return 0;

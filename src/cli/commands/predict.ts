@@ -1,7 +1,7 @@
 /** `ftk predict`: a saved classifier + images or folders -> top-k labels (or JSON). */
 import { Command } from 'commander';
-import { predict, type PredictOptions, type PredictResult } from '../../index.js';
-import { BACKEND_NAMES } from '../../runtime/backend.js';
+import type { PredictOptions, PredictResult } from '../../index.js';
+import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -24,6 +24,8 @@ export function predictionsJson(result: PredictResult): unknown[] {
 export async function runPredict(ctx: PredictContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  // Loaded here, not at start-up: `ftk --help` must not load TF.js, ONNX Runtime and sharp.
+  const { predict } = await import('../../predict/predict.js');
   const result = await predict(ctx.model, ctx.inputs, {
     ...ctx.options,
     onNotice: (m) => process.stderr.write(`${m}\n`),

@@ -1,6 +1,5 @@
 /** `ftk report <run dir> [--out <dir>] [--json]`: run.json -> report.html, report.md, report.json. */
 import { Command } from 'commander';
-import { writeReport } from '../../report/index.js';
 import { makeOutput } from '../io.js';
 
 export interface ReportContext {
@@ -13,6 +12,7 @@ export interface ReportContext {
 
 export async function runReport(ctx: ReportContext): Promise<number> {
   const out = makeOutput(ctx.json);
+  const { writeReport } = await import('../../report/report.js');
   const r = await writeReport(ctx.runDir, { out: ctx.out, onWarning: (m) => out.warn(m) });
   out.result(
     { html: r.html, markdown: r.markdown, json: r.json, chosen: r.run.decision.chosen, warnings: r.warnings },

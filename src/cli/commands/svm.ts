@@ -4,23 +4,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
-import {
-  CV_DEFAULTS,
-  extractFeatures,
-  GRID_LOG2C_DEFAULT,
-  GRID_LOG2GAMMA_DEFAULT,
-  findImages,
-  SVM_DEFAULTS,
-  svmCrossValidate,
-  svmFit,
-  svmPredict,
-  svmPredictImages,
-  type SvmCvOptions,
-  type SvmCvResult,
-  type SvmFitOptions,
-  type SvmPredictResult,
-} from '../../index.js';
-import { backboneOptionsFrom } from '../../models/backbone.js';
+import type { SvmCvOptions, SvmCvResult, SvmFitOptions, SvmPredictResult } from '../../index.js';
+import { CV_DEFAULTS, GRID_LOG2C_DEFAULT, GRID_LOG2GAMMA_DEFAULT, SVM_DEFAULTS } from '../../classify/options.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -112,6 +97,8 @@ function gridLine(p: { log2C: number; log2Gamma: number | null; meanAccuracy: nu
 
 export async function runSvmFit(ctx: SvmFitContext): Promise<number> {
   const out = makeOutput(ctx.json);
+  // Loaded here, not at start-up; feature files never load TF.js, ONNX Runtime or sharp.
+  const { svmFit } = await import('../../classify/commands.js');
   const result = await svmFit(ctx.features, {
     ...ctx.options,
     onStage: (m) => out.info(m),
@@ -149,6 +136,7 @@ function confusionText(r: SvmCvResult): string {
 export async function runSvmCv(ctx: SvmCvContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
+  const { svmCrossValidate } = await import('../../classify/commands.js');
   const r = await svmCrossValidate(ctx.features, {
     ...ctx.options,
     onStage: (m) => out.info(m),
@@ -176,9 +164,11 @@ function isFeaturesPrefix(input: string): boolean {
 export async function runSvmPredict(ctx: SvmPredictContext): Promise<number> {
   const out = makeOutput(ctx.json);
   let result: SvmPredictResult;
+  const { svmPredict, svmPredictImages } = await import('../../classify/commands.js');
   if (ctx.inputs.length === 1 && isFeaturesPrefix(ctx.inputs[0])) {
     result = await svmPredict(ctx.model, ctx.inputs[0]);
   } else {
+    const { backboneOptionsFrom, extractFeatures, findImages } = await import('../../index.js');
     result = await svmPredictImages(ctx.model, ctx.inputs, async (backbone, inputs) => {
       const images = await findImages(inputs);
       const r = await extractFeatures(images, {

@@ -1,0 +1,12 @@
+/**
+ * Names the CLI declares in its help (backends, runtimes), in a module that loads nothing else, so
+ * that `ftk --help` does not load TF.js or ONNX Runtime to print them.
+ */
+
+/** TF.js backends, in ftk's order of preference. */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** What runs a backbone: ONNX Runtime or TF.js. */
+export type RuntimeName = 'onnx' | 'tfjs';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['onnx', 'tfjs'];
