@@ -37,7 +37,13 @@ test('auto: SVM and fine-tuning on the same folds, paired comparison, decision w
   assert.equal(run.comparisons!.length, 1);
   assert.equal(run.comparisons![0].differences.length, 2);
   assert.ok(run.decision.reasons.length >= 2);
-  assert.ok(['svm', 'finetune'].includes(run.decision.chosen));
+  // The decision follows the written rule from the evidence it reports: the paired differences are
+  // the paths' own fold accuracies, and fine-tuning is chosen only when its interval is above 0.
+  const [svmPath, ftPath] = run.paths!;
+  const cmp = run.comparisons![0];
+  assert.deepEqual([cmp.a, cmp.b], ['finetune', 'svm']);
+  cmp.differences.forEach((d, f) => assert.ok(Math.abs(d - (ftPath.foldAccuracies[f] - svmPath.foldAccuracies[f])) < 1e-12, `fold ${f + 1} difference`));
+  assert.equal(run.decision.chosen, cmp.ci95[0] > 0 ? 'finetune' : 'svm', `interval ${cmp.ci95.join(' to ')}`);
   assert.ok(stages.some((s) => s.startsWith('evidence: ')));
   assert.ok(existsSync(r.report.html) && existsSync(r.report.markdown));
   const clf = await loadClassifier(r.bundle);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import type { PredictionsDocument } from '../src/formats/prediction.js';
 import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { svmCommand, type SvmCvContext, type SvmFitContext, type SvmPredictContext } from '../src/cli/commands/svm.js';
@@ -81,9 +82,15 @@ test('svm cv --json, fit --grid --out, predict: real runs of bin/ftk.js', async 
   assert.match(fit.stdout, /Best: C=/);
   const predict = run('predict', model, prefix, '--json');
   assert.equal(predict.status, 0, predict.stderr);
-  const p = JSON.parse(predict.stdout);
+  // The one prediction schema, as `ftk predict` prints it (src/formats/prediction.ts).
+  const p = JSON.parse(predict.stdout) as PredictionsDocument;
+  assert.deepEqual(Object.keys(p), ['classes', 'predictions', 'failed', 'accuracy']);
+  assert.deepEqual(p.classes, ['c0', 'c1', 'c2']);
   assert.equal(p.predictions.length, 60);
-  assert.ok(p.accuracy > 0.9);
+  assert.deepEqual(Object.keys(p.predictions[7]), ['row', 'file', 'label', 'labelIndex']);
+  assert.equal(p.predictions[7].row, 7);
+  assert.equal(p.predictions[7].label, p.classes[p.predictions[7].labelIndex]);
+  assert.ok(p.accuracy! > 0.9);
   const bad = run('cv', path.join(tmp, 'missing'));
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /ftk: error: .*missing/);

@@ -399,7 +399,8 @@ describe('end to end', () => {
       timeout: 110_000,
     });
     assert.equal(r.status, 0, r.stderr);
-    const predictions = JSON.parse(r.stdout) as { file: string; label?: string; error?: string }[];
+    const doc = JSON.parse(r.stdout) as { predictions: { file: string; label?: string; error?: string }[]; failed: { file: string; error: string }[] };
+    const predictions: { file: string; label?: string; error?: string }[] = [...doc.predictions, ...doc.failed];
     const byFile = new Map(predictions.map((p) => [p.file, p]));
     assert.equal(byFile.size, predictions.length, 'no file predicted twice');
     assert.deepEqual(predictions.filter((p) => p.file.includes('/again/')).map((p) => p.file), [], 'the symlink loop dogs/again -> . is not walked');

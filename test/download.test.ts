@@ -17,7 +17,7 @@ import { fetchWeights, hashFile, KERAS_WEIGHTS_BASE_URL, sha256File, weightsUrl 
 import { getModelSpec } from '../src/models/registry.js';
 import type { WeightFile } from '../src/models/types.js';
 import { cacheDbPath, ftkHome, weightsDir } from '../src/runtime/paths.js';
-import { SHARED_H5 } from './helpers/cli.js';
+import { needSharedWeights, SHARED_H5 } from './helpers/requires.js';
 
 /** Deterministic bytes. */
 function payload(size: number, seed = 1): Buffer {
@@ -60,7 +60,7 @@ async function serve(handler: Handler): Promise<TestServer> {
   };
 }
 
-test('MobileNet 0.25 no-top weights: the pinned sha256 accepts the real Keras file through a mirror and refuses a tampered copy', { skip: !existsSync(SHARED_H5) }, async (t) => {
+test('MobileNet 0.25 no-top weights: the pinned sha256 accepts the real Keras file through a mirror and refuses a tampered copy', { skip: needSharedWeights() }, async (t) => {
   const spec = getModelSpec('mobilenet');
   const file = spec.imagenetWeights({ includeTop: false, alpha: 0.25 })!;
   assert.equal(file.fileName, 'mobilenet_2_5_224_tf_no_top.h5');

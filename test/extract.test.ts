@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { needSharedWeights } from './helpers/requires.js';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { FeatureCache } from '../src/extract/cache.js';
@@ -20,7 +21,7 @@ import { loadMobileNetReference } from './reference/mobilenet_reference.js';
 import { tempHome } from './helpers/home.js';
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
-const noWeights = existsSync(H5) ? false : `shared weights ${H5} not available`;
+const noWeights = needSharedWeights();
 const REAL = { model: 'mobilenet', alpha: 0.25, weights: H5, backend: 'wasm' as const };
 
 await selectBackend({ backend: 'wasm' });

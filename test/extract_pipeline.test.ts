@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { needSharedData } from './helpers/requires.js';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -37,7 +38,7 @@ const weightsDir = path.join(tmp, 'weights');
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
 const DATA = path.resolve('../shared/datasets/cats-dogs');
-const noShared = existsSync(H5) && existsSync(DATA) ? false : 'shared weights or photos not available';
+const noShared = needSharedData();
 
 const raw = (w: number, h: number) => ({ raw: { width: w, height: h, channels: 3 as const } });
 
@@ -177,7 +178,7 @@ test('decode pool: preprocessing runs in the workers; a yielded view is never ov
   }
 });
 
-test('ONNX Runtime and TF.js runtimes give the same features within 1e-4 relative; the runtime is announced once', async () => {
+test('ONNX Runtime and TF.js runtimes give the same features within 1e-4 normwise (max |Δ| / max |ref|); the runtime is announced once', async () => {
   const notices: Record<string, string[]> = { onnx: [], tfjs: [] };
   const onnx = await extractFeatures(datasetRoot, { ...MODEL, cache: false, runtime: 'onnx', batchSize: 8, onNotice: (m) => notices.onnx.push(m) });
   const tfjs = await extractFeatures(datasetRoot, { ...MODEL, cache: false, runtime: 'tfjs', batchSize: 8, onNotice: (m) => notices.tfjs.push(m) });
@@ -197,7 +198,7 @@ test('ONNX Runtime and TF.js runtimes give the same features within 1e-4 relativ
   assert.deepEqual(auto.features, onnx.features, 'bit-identical whatever the thread count and batch size');
 });
 
-test('shared Keras MobileNet weights, real photos, whole pipeline: ONNX Runtime equals TF.js within 1e-4 relative', { skip: noShared }, async () => {
+test('shared Keras MobileNet weights, real photos, whole pipeline: ONNX Runtime equals TF.js within 1e-4 normwise (max |Δ| / max |ref|)', { skip: noShared }, async () => {
   const all = await findDataset(DATA);
   const dataset = { ...all, entries: all.entries.filter((_, i) => i % 125 === 0) };
   const options = { model: 'mobilenet', alpha: 0.25, weights: H5, weightsDir, cache: false as const, batchSize: 8 };

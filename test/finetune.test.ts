@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { needSharedWeights, SHARED_H5 } from './helpers/requires.js';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -22,7 +23,9 @@ import { selectBackend } from '../src/runtime/backend.js';
 import { loadBackbone } from '../src/models/backbone.js';
 import { tempDir } from './helpers/images.js';
 
-const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
+const H5 = SHARED_H5;
+/** The shared weights are needed here: a skip on a developer machine without them, a failure in CI. */
+const noWeights = needSharedWeights();
 /** Input size of the tests: 64 is the smallest at which MobileNet's features separate the colours. */
 const SIZE = 64;
 await selectBackend({ backend: 'wasm' });
@@ -73,7 +76,7 @@ async function savedWeights(dir: string): Promise<Map<string, Float32Array[]>> {
   return out;
 }
 
-test('head replacement: global pooling + dropout + dense softmax with one unit per class, on every zoo model', async () => {
+test('head replacement: global pooling + dropout + dense softmax with one unit per class, on every zoo model', { skip: noWeights }, async () => {
   const r = resolveFinetuneOptions(opts());
   const fm = await buildFinetuneModel(r, 3, await resolveFinetuneBackbone(r));
   assert.deepEqual(fm.model.outputs[0].shape, [null, 3]);
@@ -96,7 +99,7 @@ test('head replacement: global pooling + dropout + dense softmax with one unit p
   }
 });
 
-test('frozen layers and every BatchNormalization statistic are bit-identical after fine-tuning; lr of phase 2 is lr/10', async () => {
+test('frozen layers and every BatchNormalization statistic are bit-identical after fine-tuning; lr of phase 2 is lr/10', { skip: noWeights }, async () => {
   const o = opts({ freeze: 11, lr: 2e-3 });
   const result = await finetune(DATA, o);
   const saved = await savedWeights(o.out);
@@ -135,7 +138,7 @@ test('frozen layers and every BatchNormalization statistic are bit-identical aft
   assert.ok(!existsSync(checkpointPath(o.out)), 'the checkpoint is removed once the model is written');
 });
 
-test('with the whole base frozen, an epoch that runs the base at every step leaves its outputs on fixed inputs unchanged', async () => {
+test('with the whole base frozen, an epoch that runs the base at every step leaves its outputs on fixed inputs unchanged', { skip: noWeights }, async () => {
   const o = opts({ freeze: 'all', headEpochs: 2, prefixCache: false });
   const base = await loadBackbone({ model: 'mobilenet', alpha: 0.25, weights: H5, inputSize: SIZE, pooling: 'avg' });
   const x = tf.randomUniform([4, SIZE, SIZE, 3], -1, 1, 'float32', 3);
@@ -150,7 +153,7 @@ test('with the whole base frozen, an epoch that runs the base at every step leav
   x.dispose();
 });
 
-test('BatchNormalization layers trained through (freeze none) stay in inference mode; the tfjs default would move their statistics', async () => {
+test('BatchNormalization layers trained through (freeze none) stay in inference mode; the tfjs default would move their statistics', { skip: noWeights }, async () => {
   const o = opts({ freeze: 'none', headEpochs: 0, epochs: 1 });
   const result = await finetune(DATA, o);
   assert.equal(result.stats.prefixMode, 'none');
@@ -177,7 +180,7 @@ test('BatchNormalization layers trained through (freeze none) stay in inference 
   pretrained.model.dispose();
 });
 
-test('a second run reads the frozen layers from the cache and gives the same model (seeded)', async () => {
+test('a second run reads the frozen layers from the cache and gives the same model (seeded)', { skip: noWeights }, async () => {
   const cache = path.join(tmp, 'shared-cache.sqlite');
   const a = await finetune(DATA, opts({ cache, freeze: 9 }));
   const b = await finetune(DATA, opts({ cache, freeze: 9 }));
@@ -190,7 +193,7 @@ test('a second run reads the frozen layers from the cache and gives the same mod
   assert.deepEqual(wb.get('conv_pw_13'), wa.get('conv_pw_13'));
 });
 
-test('views: each epoch draws one of the bank\'s views; --views-refresh draws a new bank every N epochs', async () => {
+test('views: each epoch draws one of the bank\'s views; --views-refresh draws a new bank every N epochs', { skip: noWeights }, async () => {
   const fixed = await finetune(DATA, opts({ freeze: 11, headEpochs: 1, epochs: 2 }));
   assert.equal(fixed.stats.prefixComputed, 19 * 2 + 5, 'one bank of 2 views per training image, one plain view per validation image');
   const refreshed = await finetune(DATA, opts({ freeze: 11, headEpochs: 1, epochs: 2, viewsRefresh: 1 }));
@@ -200,7 +203,7 @@ test('views: each epoch draws one of the bank\'s views; --views-refresh draws a 
   assert.equal(none.stats.prefixComputed, 24, 'without augmentation every image has its one plain view');
 });
 
-test('micro-batches: a batch larger than the memory budget allows gives the same steps as one batch', async () => {
+test('micro-batches: a batch larger than the memory budget allows gives the same steps as one batch', { skip: noWeights }, async () => {
   const whole = await finetune(DATA, opts({ freeze: 'none', headEpochs: 0, epochs: 1, augment: 'none' }));
   const split = await finetune(DATA, opts({ freeze: 'none', headEpochs: 0, epochs: 1, augment: 'none', memoryBudgetMB: 1 }));
   assert.equal(whole.stats.microBatch, 8);
@@ -217,7 +220,7 @@ test('micro-batches: a batch larger than the memory budget allows gives the same
   assert.ok(worst <= 2 * 1e-4 * 3, `weights differ by ${worst}`);
 });
 
-test('from scratch: weights none trains every layer with BatchNormalization in training mode; smallcnn too', async () => {
+test('from scratch: weights none trains every layer with BatchNormalization in training mode; smallcnn too', { skip: noWeights }, async () => {
   const r = await finetune(DATA, opts({ weights: 'none', epochs: 1 }));
   assert.deepEqual([...new Set(r.meta.history.map((h) => h.phase))], ['scratch']);
   assert.equal(r.meta.history[0].lr, 1e-3);
@@ -242,7 +245,7 @@ test('from scratch: weights none trains every layer with BatchNormalization in t
   await assert.rejects(finetune(DATA, opts({ model: 'smallcnn', alpha: undefined, weights: r.out })), /a smallcnn starts from a smallcnn model folder; this one holds a mobilenet/);
 });
 
-test('cross-validation: k folds, then a refit on every image for the folds mean best epochs', async () => {
+test('cross-validation: k folds, then a refit on every image for the folds mean best epochs', { skip: noWeights }, async () => {
   const r = await finetune(DATA, opts({ folds: 2, headEpochs: 4, freeze: 'all', lr: 0.01 }));
   const cv = r.meta.metrics.cv!;
   assert.equal(cv.folds, 2);
@@ -254,7 +257,7 @@ test('cross-validation: k folds, then a refit on every image for the folds mean 
   assert.equal(r.meta.metrics.valAccuracy, undefined);
 });
 
-test('bad input: one class, a missing --freeze layer, a batch larger than the training set: clear errors', async () => {
+test('bad input: one class, a missing --freeze layer, a batch larger than the training set: clear errors', { skip: noWeights }, async () => {
   const one = await colourDataset(path.join(tmp, 'one-class'), 4, 40, ['a']);
   await assert.rejects(finetune(one, opts()), (e: Error & { code?: string; suggestion?: string }) => e.code === 'DATASET_ONE_CLASS' && /at least 2 classes/.test(e.message) && /folder per class/.test(e.suggestion!));
   await assert.rejects(finetune(DATA, opts({ freeze: 'conv_pw_11_relux' })), (e: Error & { code?: string; suggestion?: string }) => e.code === 'FREEZE_LAYER_UNKNOWN' && /no layer "conv_pw_11_relux"/.test(e.message) && /conv_pw_11_relu/.test(e.suggestion!));
@@ -264,7 +267,7 @@ test('bad input: one class, a missing --freeze layer, a batch larger than the tr
   await assert.rejects(finetune(DATA, opts({ model: 'smallcnn', weights: H5 })), /smallcnn has no published weights/);
 });
 
-test('nothing lost: a corrupt checkpoint is an error and stays as it was; an unfinished run or a model is not overwritten silently', async () => {
+test('nothing lost: a corrupt checkpoint is an error and stays as it was; an unfinished run or a model is not overwritten silently', { skip: noWeights }, async () => {
   const o = opts();
   await fsp.mkdir(o.out, { recursive: true });
   const bytes = Buffer.concat([Buffer.from('FTKCKPT1'), Buffer.alloc(100, 7)]);

@@ -158,7 +158,7 @@ test('SVM on onnx: features predicts images through the recorded backbone and pr
   const env = { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' };
   const cli = spawnSync(process.execPath, [path.resolve('bin/ftk.js'), 'predict', modelFile, ...images, '--json'], { env, encoding: 'utf8', timeout: 120_000 });
   assert.equal(cli.status, 0, cli.stderr);
-  assert.deepEqual(JSON.parse(cli.stdout).map((p: { label: string }) => p.label), ['red', 'blue']);
+  assert.deepEqual(JSON.parse(cli.stdout).predictions.map((p: { label: string }) => p.label), ['red', 'blue']);
 
   const stages: string[] = [];
   const out = path.join(tmp, 'run');

@@ -3,11 +3,12 @@
  * non-trivial BatchNorm statistics, small odd input sizes so 'same' padding and Keras'
  * `correct_pad` take their odd branches), pooled and unpooled, a user model covering every other
  * supported layer, the shared Keras MobileNet weights on real photos, the protobuf written, and
- * the error for a layer it cannot translate. Acceptance: within 1e-4 relative.
+ * the error for a layer it cannot translate. Tolerances and what was measured: see RTOL below.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { needSharedData } from './helpers/requires.js';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { findDataset } from '../src/data/dataset.js';
@@ -26,10 +27,20 @@ await selectBackend({ backend: 'wasm' });
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
 const DATA = path.resolve('../shared/datasets/cats-dogs');
-const noWeights = existsSync(H5) && existsSync(DATA) ? false : `shared weights or photos not available`;
+const noWeights = needSharedData();
 
-/** Relative tolerance of the acceptance criterion: max |onnx - tfjs| <= 1e-4 * max |tfjs|. */
+/**
+ * What is checked, and what was measured (2026-12-02, random weights at the sizes below and the
+ * shared weights on real photos):
+ * - normwise: max |onnx - tfjs| <= RTOL * max |tfjs|; measured 2e-7 to 1.6e-5 (MobileNetV2 unpooled);
+ * - elementwise, as numpy.allclose: |onnx - tfjs| <= ELEMENT_RTOL * |tfjs| + ATOL_FRACTION * max |tfjs|
+ *   for every value; the smallest rtol that holds was measured 0 to 4.9e-5 (ResNet50 unpooled) and
+ *   2.2e-4 for MobileNetV2 unpooled (values near 0 after ReLU6), hence 1e-3. With atol 1e-6 * max
+ *   instead, MobileNetV2 needs 8.3e-3: tiny activations carry float32 summation-order noise.
+ */
 const RTOL = 1e-4;
+const ELEMENT_RTOL = 1e-3;
+const ATOL_FRACTION = 1e-5;
 
 function randomInput(shape: number[], seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -39,7 +50,7 @@ function randomInput(shape: number[], seed: number): Float32Array {
 }
 
 /** Runs `model` in TF.js and its export in ONNX Runtime on `x`; returns max |diff| / max |tfjs|. */
-async function compare(model: tf.LayersModel, x: Float32Array, shape: number[]): Promise<{ rel: number; maxRef: number; outShape: number[] }> {
+async function compare(model: tf.LayersModel, x: Float32Array, shape: number[]): Promise<{ rel: number; elementRel: number; maxRef: number; outShape: number[] }> {
   const input = tf.tensor(x, shape);
   const yRef = model.predict(input) as tf.Tensor;
   const ref = (await yRef.data()) as Float32Array;
@@ -57,7 +68,14 @@ async function compare(model: tf.LayersModel, x: Float32Array, shape: number[]):
       maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
       maxRef = Math.max(maxRef, Math.abs(ref[i]));
     }
-    return { rel: maxDiff / maxRef, maxRef, outShape };
+    // Elementwise: the smallest rtol with |y - ref| <= rtol * |ref| + atol for every element.
+    const atol = ATOL_FRACTION * maxRef;
+    let elementRel = 0;
+    for (let i = 0; i < ref.length; i++) {
+      const excess = Math.abs(y[i] - ref[i]) - atol;
+      if (excess > 0) elementRel = Math.max(elementRel, excess / Math.abs(ref[i]));
+    }
+    return { rel: maxDiff / maxRef, elementRel, maxRef, outShape };
   } finally {
     await engine.release();
   }
@@ -67,7 +85,7 @@ async function compare(model: tf.LayersModel, x: Float32Array, shape: number[]):
 const SIZES: Record<string, number> = { mobilenet: 37, mobilenet_v2: 35, vgg16: 33, vgg19: 32, resnet50: 33, inception_v3: 77 };
 
 for (const name of MODEL_NAMES) {
-  test(`${MODELS[name].displayName}: exported graph equals TF.js within 1e-4 relative (random weights, ${SIZES[name]}x${SIZES[name]}, pooled and unpooled)`, async () => {
+  test(`${MODELS[name].displayName}: exported graph equals TF.js (normwise 1e-4, elementwise allclose 1e-3) (random weights, ${SIZES[name]}x${SIZES[name]}, pooled and unpooled)`, async () => {
     const spec = MODELS[name];
     const size = SIZES[name];
     const alpha = spec.alphas ? 0.5 : undefined;
@@ -79,6 +97,7 @@ for (const name of MODEL_NAMES) {
         const r = await compare(model, randomInput(shape, 11), shape);
         assert.ok(r.maxRef > 1e-3 && Number.isFinite(r.maxRef), `${pooling}: outputs are well scaled (max |y| = ${r.maxRef})`);
         assert.ok(r.rel <= RTOL, `${name} pooling=${pooling}: relative error ${r.rel.toExponential(2)} > ${RTOL}`);
+        assert.ok(r.elementRel <= ELEMENT_RTOL, `elementwise rtol ${r.elementRel.toExponential(2)} > ${ELEMENT_RTOL} (atol ${ATOL_FRACTION} * max)`);
         if (pooling === 'none') assert.equal(r.outShape.length, 4, 'unpooled output is NHWC');
       } finally {
         model.dispose();
@@ -95,6 +114,7 @@ test('MobileNet with its top (Reshape, Dropout, 1x1 conv classifier, softmax) ex
     const r = await compare(model, randomInput(shape, 5), shape);
     assert.deepEqual(r.outShape, [1, 10]);
     assert.ok(r.rel <= RTOL, `relative error ${r.rel}`);
+    assert.ok(r.elementRel <= ELEMENT_RTOL, `elementwise rtol ${r.elementRel.toExponential(2)} > ${ELEMENT_RTOL} (atol ${ATOL_FRACTION} * max)`);
   } finally {
     model.dispose();
   }
@@ -148,6 +168,7 @@ test('a user model with every other supported layer (merges, separable/dilated/s
     const r = await compare(model, randomInput(shape, 22), shape);
     assert.deepEqual(r.outShape, [3, 5]);
     assert.ok(r.rel <= RTOL, `relative error ${r.rel}`);
+    assert.ok(r.elementRel <= ELEMENT_RTOL, `elementwise rtol ${r.elementRel.toExponential(2)} > ${ELEMENT_RTOL} (atol ${ATOL_FRACTION} * max)`);
   } finally {
     model.dispose();
   }
@@ -212,7 +233,7 @@ test('permute is numpy.transpose', () => {
   for (let k = 0; k < 4; k++) for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) assert.equal(out[k * 6 + i * 3 + j], v[i * 12 + j * 4 + k]);
 });
 
-test('shared Keras MobileNet 0.25 weights on real photos: ONNX Runtime equals TF.js within 1e-4 relative', { skip: noWeights }, async () => {
+test('shared Keras MobileNet 0.25 weights on real photos: ONNX Runtime equals TF.js (normwise 1e-4, elementwise allclose 1e-3)', { skip: noWeights }, async () => {
   const backbone = await loadBackbone({ model: 'mobilenet', alpha: 0.25, weights: H5 });
   try {
     const ds = await findDataset(DATA);
@@ -226,6 +247,7 @@ test('shared Keras MobileNet 0.25 weights on real photos: ONNX Runtime equals TF
     assert.deepEqual(r.outShape, [picks.length, 256]);
     assert.ok(r.maxRef > 0.1, `real features are not degenerate (max ${r.maxRef})`);
     assert.ok(r.rel <= RTOL, `relative error ${r.rel.toExponential(2)}`);
+    assert.ok(r.elementRel <= ELEMENT_RTOL, `elementwise rtol ${r.elementRel.toExponential(2)} > ${ELEMENT_RTOL} (atol ${ATOL_FRACTION} * max)`);
   } finally {
     backbone.model.dispose();
   }

@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { needSharedWeights } from './helpers/requires.js';
 import { loadMobileNetReference, type MobileNetReference, type RefActivation } from './reference/mobilenet_reference.js';
 
 const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
-const skip = existsSync(H5) ? false : `shared weights ${H5} not available`;
+const skip = needSharedWeights();
 
 /** Seeded RGB image in 0..255 (integers, like decoded JPEG pixels). */
 function randomImage(seed: number, h = 224, w = 224): Float32Array {

@@ -25,15 +25,17 @@ import { validateRunReport, type RunReport } from '../src/formats/run_report.js'
 import { deriveReport } from '../src/report/derive.js';
 import { writeReport } from '../src/report/report.js';
 import { tempDir } from './helpers/images.js';
+import { requireInput } from './helpers/requires.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 const fromEnv = process.env.FTK_CHROMIUM;
 const CHROMIUM = fromEnv ? (existsSync(fromEnv) ? fromEnv : undefined) : CANDIDATES.find((c) => existsSync(c));
-const SKIP = CHROMIUM
-  ? false
-  : fromEnv
+const SKIP = requireInput(
+  fromEnv
     ? `FTK_CHROMIUM=${fromEnv} does not exist: point it at a Chromium binary, or unset it to use /usr/bin/chromium`
-    : `Chromium not found (${CANDIDATES.join(', ')}): install it with \`apt-get install -y chromium\` to run the browser test`;
+    : `Chromium (${CANDIDATES.join(', ')}; \`apt-get install -y chromium\`)`,
+  Boolean(CHROMIUM),
+);
 
 const { dir: tmp, cleanup } = await tempDir('ftk-report-browser-');
 after(async () => {

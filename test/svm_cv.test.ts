@@ -140,8 +140,10 @@ test('svmFit --grid, svmCrossValidate and svmPredict end to end on a features fi
     assert.equal(pred.predictions.length, 120);
     assert.ok(pred.accuracy! > 0.8, `training accuracy ${pred.accuracy}`);
     assert.equal(pred.predictions[5].file, 'c/5.jpg');
-    assert.ok(['ant', 'bee', 'cow'].includes(pred.predictions[5].className!));
-    assert.equal(pred.predictions[5].probabilities!.length, 3);
+    assert.deepEqual(pred.classes, ['ant', 'bee', 'cow']);
+    assert.equal(pred.predictions[5].label, pred.classes[pred.predictions[5].labelIndex]);
+    assert.deepEqual(Object.keys(pred.predictions[5].probabilities!), ['ant', 'bee', 'cow']);
+    assert.ok(Math.abs(Object.values(pred.predictions[5].probabilities!).reduce((a, b) => a + b, 0) - 1) < 1e-9);
     const cv = await svmCrossValidate(prefix, { folds: 4, seed: 2, workers: 1 });
     assert.deepEqual(cv.classNames, ['ant', 'bee', 'cow']);
     assert.equal(cv.foldAccuracies.length, 4);

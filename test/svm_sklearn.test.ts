@@ -56,13 +56,19 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-// The kernel is float32 in ftk, float64 in scikit-learn: libsvm stops at tol=1e-3 on slightly
-// different kernels, so coefficients agree to the solver's tolerance (RBF cases: ~1e-6).
-const TOL = 5e-3;
+// The kernel is float32 in ftk, float64 in scikit-learn, and libsvm stops at tol=1e-3 on the two
+// slightly different kernels. Measured (2026-12-02, relative to max(1, |x|)): RBF cases agree to
+// 1.5e-6 (dual coefficients), 1.1e-7 (intercepts), 1.5e-6 (decision values); the linear case,
+// whose unscaled dot products are larger and whose solver stops earlier, to 2.4e-4, 4.1e-5 and
+// 8.1e-4. The tolerances are those, rounded up within one order of magnitude.
+const TOL_BY_KERNEL: Record<string, number> = { rbf: 1e-5, linear: 2e-3 };
+/** Platt calibration runs its own seeded 5-fold CV (scikit-learn's folds differ): measured max |diff| 0.011 and 0.018. */
+const PROBA_TOL = 0.03;
 
 for (const c of fx.cases) {
   test(`SvmClassifier matches scikit-learn SVC: ${c.name}`, async () => {
     const clf = await new SvmClassifier({ ...c.params, scaler: c.scaler }).fit(c.Xtrain, c.ytrain);
+    const TOL = TOL_BY_KERNEL[c.params.kernel ?? 'rbf'];
     try {
       assert.deepEqual(clf.classes_, c.classes);
       assert.deepEqual(Array.from(clf.support_!), c.support, 'same support vectors, same order');
@@ -82,7 +88,7 @@ for (const c of fx.cases) {
         const p = clf.predictProba(c.Xtest);
         let maxErr = 0;
         p.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - c.proba![i][j])))));
-        assert.ok(maxErr < 0.06, `predict_proba within 0.06 of scikit-learn's (max diff ${maxErr})`);
+        assert.ok(maxErr < PROBA_TOL, `predict_proba within ${PROBA_TOL} of scikit-learn's (max diff ${maxErr})`);
         p.forEach((row) => assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'rows sum to 1'));
       }
     } finally {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { needSharedWeights, SHARED_H5 } from './helpers/requires.js';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { WeightsError } from '../src/errors.js';
@@ -9,13 +10,12 @@ import { MobileNet } from '../src/models/mobilenet.js';
 import { loadWeights, readKerasH5 } from '../src/models/weights.js';
 import { selectBackend } from '../src/runtime/backend.js';
 
-const SHARED_H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
 const SHARED_SHA256 = 'dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ftk-weights-'));
 
 await selectBackend({ backend: 'wasm' });
 
-test('the shared Keras MobileNet 0.25 file loads by name into MobileNet(alpha=0.25, no top)', { skip: !existsSync(SHARED_H5) }, async () => {
+test('the shared Keras MobileNet 0.25 file loads by name into MobileNet(alpha=0.25, no top)', { skip: needSharedWeights() }, async () => {
   const model = MobileNet({ alpha: 0.25, includeTop: false, pooling: 'avg' });
   assert.equal(model.countParams(), 218_544);
   const sha = await loadWeights(model, SHARED_H5);
@@ -27,7 +27,7 @@ test('the shared Keras MobileNet 0.25 file loads by name into MobileNet(alpha=0.
   model.dispose();
 });
 
-test('a weight file of another width (alpha) names the first mismatching weight and its shapes', { skip: !existsSync(SHARED_H5) }, async () => {
+test('a weight file of another width (alpha) names the first mismatching weight and its shapes', { skip: needSharedWeights() }, async () => {
   const model = MobileNet({ alpha: 0.5, includeTop: false });
   await assert.rejects(loadWeights(model, SHARED_H5), (err: WeightsError) => {
     assert.ok(err instanceof WeightsError);
@@ -38,13 +38,13 @@ test('a weight file of another width (alpha) names the first mismatching weight 
   model.dispose();
 });
 
-test('a no-top file loaded into a model with the top reports the missing layer', { skip: !existsSync(SHARED_H5) }, async () => {
+test('a no-top file loaded into a model with the top reports the missing layer', { skip: needSharedWeights() }, async () => {
   const model = MobileNet({ alpha: 0.25, includeTop: true, classes: 10 });
   await assert.rejects(loadWeights(model, SHARED_H5), (err: WeightsError) => err.code === 'WEIGHTS_MISSING_LAYER' && /conv_preds/.test(err.message));
   model.dispose();
 });
 
-test('truncated and non-HDF5 files are WeightsErrors, not crashes', { skip: !existsSync(SHARED_H5) }, async () => {
+test('truncated and non-HDF5 files are WeightsErrors, not crashes', { skip: needSharedWeights() }, async () => {
   const truncated = path.join(tmp, 'truncated.h5');
   writeFileSync(truncated, readFileSync(SHARED_H5).subarray(0, 300_000));
   const model = MobileNet({ alpha: 0.25, includeTop: false });

@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, FeaturesError, OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
+import { probabilitiesByName, type Prediction } from '../formats/prediction.js';
 import type { SvmModelJson } from '../formats/svm_model.js';
 import { loadFeatures, type LoadedFeatures } from './features_io.js';
 import { assertFitsHeap } from './libsvm.js';
@@ -72,23 +73,16 @@ export interface SvmCvResult extends CrossValidationResult {
   nFeatures: number;
 }
 
-export interface SvmPrediction {
-  /** Row of the features file and its source file (when known). */
-  index: number;
-  file?: string;
-  label: number;
-  className?: string;
-  /** Class probabilities in the model's class order (models fitted with probability only). */
-  probabilities?: number[];
-}
+/** A prediction of one feature row, in ftk's one prediction schema (src/formats/prediction.ts). */
+export type SvmPrediction = Prediction & { row: number };
 
 export interface SvmPredictResult {
+  /** The model's classes (names; class numbers as strings for models fitted without names). */
+  classes: string[];
   predictions: SvmPrediction[];
-  classNames?: string[];
   /** Accuracy against the features' labels, when they name the same classes as the model. */
   accuracy?: number;
 }
-
 const CALLBACKS = ['onProgress', 'onWarning', 'onStage'];
 
 function split<T extends object>(options: T, keys: readonly string[]): Record<string, unknown> {
@@ -218,18 +212,26 @@ function checkBackbone(trained: BackboneInfo | undefined, features: BackboneInfo
   }
 }
 
+/** The model's class names (class numbers as strings when it was fitted without names). */
+function classNamesOf(model: SvmClassifier): string[] {
+  return model.classNames ? [...model.classNames] : model.classes_!.map(String);
+}
+
 function predictRows(model: SvmClassifier, X: Float32Array, n: number, d: number, files?: string[]): SvmPrediction[] {
   const M = { data: X, rows: n, cols: d };
   const labels = model.predict(M);
   const proba = model.probA_ ? model.predictProba(M) : undefined;
-  const names = model.classNames;
-  return labels.map((label, i) => ({
-    index: i,
-    ...(files?.[i] !== undefined ? { file: files[i] } : {}),
-    label,
-    ...(names ? { className: names[model.classes_!.indexOf(label)] } : {}),
-    ...(proba ? { probabilities: Array.from(proba[i]) } : {}),
-  }));
+  const names = classNamesOf(model);
+  return labels.map((label, i) => {
+    const labelIndex = model.classes_!.indexOf(label);
+    return {
+      row: i,
+      ...(files?.[i] !== undefined ? { file: files[i] } : {}),
+      label: names[labelIndex],
+      labelIndex,
+      ...(proba ? { probabilities: probabilitiesByName(names, proba[i]) } : {}),
+    };
+  });
 }
 
 /** Predicts every row of a features file with a saved model; refuses another backbone or dimension. */
@@ -255,12 +257,12 @@ export async function svmPredict(modelPath: string, featuresPrefix: string): Pro
         const truth = f.meta.classes[f.meta.labels[i]];
         if (truth !== undefined && names.includes(truth)) {
           counted++;
-          if (p.className === truth) ok++;
+          if (p.label === truth) ok++;
         }
       });
       if (counted === f.n) accuracy = ok / counted;
     }
-    return { predictions, ...(names ? { classNames: names } : {}), ...(accuracy !== undefined ? { accuracy } : {}) };
+    return { classes: classNamesOf(model), predictions, ...(accuracy !== undefined ? { accuracy } : {}) };
   } finally {
     model.dispose();
   }
@@ -293,7 +295,7 @@ export async function svmPredictImages(modelPath: string, inputs: string[], extr
         suggestion: 'The backbone settings differ from training: check layer and pooling.',
       });
     }
-    return { predictions: predictRows(model, f.X, f.n, f.d, f.files), ...(model.classNames ? { classNames: model.classNames } : {}) };
+    return { classes: classNamesOf(model), predictions: predictRows(model, f.X, f.n, f.d, f.files) };
   } finally {
     model.dispose();
   }

@@ -5,7 +5,7 @@
  *
  * @example
  * const { predictions } = await predict('cats-model', ['photos/']);
- * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', labelIndex: 0, probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
  */
 import type { Dirent } from 'node:fs';
 import { promises as fsp } from 'node:fs';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { compareCodePoints, IMAGE_EXTENSIONS } from '../data/dataset.js';
 import { FtkError, OptionsError } from '../errors.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
+import type { FailedPrediction, Prediction } from '../formats/prediction.js';
 import type { ClassifierFormat } from './classifier.js';
 import { CLASSIFIER_FORMATS, loadClassifier } from './formats.js';
 
@@ -30,20 +31,16 @@ export interface PredictOptions {
   onNotice?: (message: string) => void;
 }
 
-export interface ImagePrediction {
+/** One image's prediction: ftk's one prediction schema (src/formats/prediction.ts) plus the top classes. */
+export interface ImagePrediction extends Prediction {
   file: string;
-  /** The most probable class. */
-  label: string;
   /** Probability of every class. */
   probabilities: Record<string, number>;
   /** The `topK` most probable classes, best first. */
   top: { label: string; probability: number }[];
 }
 
-export interface FailedPrediction {
-  file: string;
-  error: string;
-}
+export type { FailedPrediction };
 
 export interface PredictResult {
   model: { source: string; format: string; description: string; classes: string[] };
@@ -116,7 +113,7 @@ export async function predict(model: string, inputs: readonly string[], options:
       classes.forEach((c, k) => (probabilities[c] = s.probabilities[k]));
       const order = classes.map((_, k) => k).sort((a, b) => s.probabilities[b] - s.probabilities[a] || a - b);
       const top = order.slice(0, Math.min(topK, classes.length)).map((k) => ({ label: classes[k], probability: s.probabilities[k] }));
-      return { file, label: top[0].label, probabilities, top };
+      return { file, label: top[0].label, labelIndex: order[0], probabilities, top };
     });
     return {
       model: { source: model, format: classifier.format, description: classifier.description, classes },

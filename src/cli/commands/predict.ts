@@ -1,5 +1,6 @@
 /** `ftk predict`: a saved classifier + images or folders -> top-k labels (or JSON). */
 import { Command } from 'commander';
+import type { FailedPrediction, Prediction, PredictionsDocument } from '../../formats/prediction.js';
 import type { PredictOptions, PredictResult } from '../../index.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseIntFlag } from '../io.js';
@@ -17,8 +18,15 @@ export function predictContext(model: string, inputs: string[], raw: Record<stri
 }
 
 /** The `--json` document: `[{ file, label, probabilities: { class: p } }]` (failures: `{ file, error }`). */
-export function predictionsJson(result: PredictResult): unknown[] {
-  return result.predictions.map((p) => ('error' in p ? { file: p.file, error: p.error } : { file: p.file, label: p.label, probabilities: p.probabilities }));
+/** The `--json` document: ftk's one prediction schema (src/formats/prediction.ts). */
+export function predictionsJson(result: PredictResult): PredictionsDocument {
+  const predictions: Prediction[] = [];
+  const failed: FailedPrediction[] = [];
+  for (const p of result.predictions) {
+    if ('error' in p) failed.push({ file: p.file, error: p.error });
+    else predictions.push({ file: p.file, label: p.label, labelIndex: p.labelIndex, probabilities: p.probabilities });
+  }
+  return { classes: result.model.classes, predictions, failed };
 }
 
 export async function runPredict(ctx: PredictContext): Promise<number> {
@@ -49,7 +57,7 @@ export function predictCommand(action: (ctx: PredictContext) => Promise<number> 
     .option('--top-k <k>', 'labels printed per image, best first', parseIntFlag('--top-k', 1), 1)
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size', 1), 32)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
-    .option('--json', 'print a JSON array of { file, label, probabilities } on stdout')
+    .option('--json', 'print { classes, predictions: [{ file, label, labelIndex, probabilities }], failed: [{ file, error }] } on stdout')
     .action(async (model: string, inputs: string[], raw: Record<string, unknown>) => {
       process.exitCode = await action(predictContext(model, inputs, raw));
     });

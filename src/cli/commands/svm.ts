@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import type { SvmCvOptions, SvmCvResult, SvmFitOptions, SvmPredictResult } from '../../index.js';
+import type { FailedPrediction, PredictionsDocument } from '../../formats/prediction.js';
 import { CV_DEFAULTS, GRID_LOG2C_DEFAULT, GRID_LOG2GAMMA_DEFAULT, SVM_DEFAULTS } from '../../classify/options.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -164,6 +165,7 @@ function isFeaturesPrefix(input: string): boolean {
 export async function runSvmPredict(ctx: SvmPredictContext): Promise<number> {
   const out = makeOutput(ctx.json);
   let result: SvmPredictResult;
+  const failed: FailedPrediction[] = [];
   const { svmPredict, svmPredictImages } = await import('../../classify/commands.js');
   if (ctx.inputs.length === 1 && isFeaturesPrefix(ctx.inputs[0])) {
     result = await svmPredict(ctx.model, ctx.inputs[0]);
@@ -173,17 +175,21 @@ export async function runSvmPredict(ctx: SvmPredictContext): Promise<number> {
       const images = await findImages(inputs);
       const r = await extractFeatures(images, {
         ...backboneOptionsFrom(backbone),
-        onSkip: (s) => process.stderr.write(`skipped ${s.file}: ${s.reason}\n`),
+        onSkip: (s) => {
+          failed.push({ file: s.file, error: s.reason });
+          process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        },
       });
       return { X: r.features, n: r.meta.shape[0], d: r.meta.shape[1], files: r.meta.files, backbone: r.meta.model };
     });
   }
   const lines = result.predictions.map((p) => {
-    const proba = p.probabilities ? ` ${Math.max(...p.probabilities).toFixed(3)}` : '';
-    return `${p.file ?? p.index}\t${p.className ?? p.label}${proba}`;
+    const proba = p.probabilities ? ` ${p.probabilities[p.label].toFixed(3)}` : '';
+    return `${p.file ?? p.row}\t${p.label}${proba}`;
   });
   if (result.accuracy !== undefined) lines.push(`accuracy against the features' labels: ${pct(result.accuracy)}`);
-  out.result(result, lines.join('\n'));
+  const doc: PredictionsDocument = { classes: result.classes, predictions: result.predictions, failed, ...(result.accuracy !== undefined ? { accuracy: result.accuracy } : {}) };
+  out.result(doc, lines.join('\n'));
   return 0;
 }
 
