@@ -125,6 +125,9 @@ test('ftk bench flags parse into typed CompareMethodsOptions', async () => {
     out: 'b', methods: ['svm', 'finetune'], folds: 5, runFolds: 3, model: 'mobilenet', alpha: 0.25, weights: 'w.h5', inputSize: 288, crop: 'center',
     epochs: 15, budget: 40, cache: 'c.sqlite', finetune: { freeze: 11, views: 8, dropout: 0.5 }, scratch: { inputSize: 128, epochs: 4 },
   });
+  // fine-tuning's own flags pass through to its settings, as `ftk finetune` takes them
+  const ft = await parse(['photos', '--out', 'b', '--batch', '16', '--augment', 'flip', '--patience', '5', '--val', '0.1', '--layer', 'conv_pw_11_relu', '--runtime', 'tfjs', '--memory', '256', '--preprocess', 'torch']);
+  assert.deepEqual(ft.options.finetune, { batchSize: 16, augment: 'flip', patience: 5, val: 0.1, layer: 'conv_pw_11_relu', preprocess: 'torch', runtime: 'tfjs', memoryBudgetMB: 256 });
   await assert.rejects(parse(['photos', '--out', 'b', '--methods', 'svm,knn']), /unknown method "knn"/);
   await assert.rejects(parse(['photos']), /required option '--out <dir>'/);
 });

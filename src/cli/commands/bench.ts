@@ -4,7 +4,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { CompareMethodsOptions } from '../../bench/compare.js';
 import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from '../../bench/defaults.js';
-import { parseFreezeSpec } from '../../finetune/defaults.js';
+import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
+import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
@@ -33,6 +34,14 @@ export function benchContext(dataset: string, raw: Record<string, any>): BenchCo
     dropout: raw.dropout,
     headEpochs: raw.headEpochs,
     lr: raw.lr,
+    batchSize: raw.batch,
+    augment: raw.augment,
+    patience: raw.patience,
+    val: raw.val,
+    layer: raw.layer,
+    preprocess: preprocessFromFlags(raw),
+    runtime: raw.runtime,
+    memoryBudgetMB: raw.memory,
   });
   const scratch = defined({ model: raw.scratchModel, inputSize: raw.scratchInputSize, epochs: raw.scratchEpochs });
   const options: CompareMethodsOptions = defined({
@@ -81,7 +90,7 @@ export async function runBench(ctx: BenchContext): Promise<number> {
 }
 
 export function benchCommand(action: (ctx: BenchContext) => Promise<number> = runBench): Command {
-  return new Command('bench')
+  const cmd = new Command('bench')
     .description('The small-data table on your data: a convnet from scratch, bottleneck features + SVM, and fine-tuning, on the same stratified folds (accuracy with 95% intervals, wall time, images/s); resumable')
     .argument('<dataset>', 'dataset folder (one subfolder per class) or CSV manifest')
     .requiredOption('--out <dir>', 'run folder: folds.jsonl (resume), fold models, bench.json, table.md')
@@ -100,6 +109,13 @@ export function benchCommand(action: (ctx: BenchContext) => Promise<number> = ru
     .option('--views <n>', 'finetune: augmented views per training image in the cached bank', parseIntFlag('--views', 1))
     .option('--dropout <rate>', 'finetune: dropout of the new head', parseFloatFlag('--dropout', 0, 0.99))
     .option('--lr <rate>', 'finetune: learning rate of the head (the top trains at lr/10)', parseFloatFlag('--lr', 1e-7, 0.99))
+    .option('--batch <n>', `finetune: images per step (default ${FINETUNE_DEFAULTS.batchSize})`, parseIntFlag('--batch', 1))
+    .option('--augment <spec>', `finetune: training augmentation, 'flip,rotate=F,translate=F,zoom=F[,fill=...]' or none (default ${FINETUNE_DEFAULTS.augment})`)
+    .option('--patience <n>', `finetune: early stopping, epochs without a better validation loss (default ${FINETUNE_DEFAULTS.patience})`, parseIntFlag('--patience', 1))
+    .option('--val <fraction>', `finetune: stratified validation fraction of each training fold (default ${FINETUNE_DEFAULTS.val})`, parseFloatFlag('--val', 0, 0.99))
+    .option('--layer <name>', "finetune: tfjs: models: the layer the new head goes on (default: the model's last layer)")
+    .option('--runtime <name>', "finetune: runtime of the frozen layers' pass: auto, onnx, tfjs (default auto)", parseChoice('--runtime', ['auto', 'onnx', 'tfjs'] as const))
+    .option('--memory <MB>', `finetune: memory budget of one micro-batch (default ${FINETUNE_DEFAULTS.memoryBudgetMB})`, parseIntFlag('--memory', 16))
     .option('--scratch-model <name>', `scratch: architecture (default ${BENCH_DEFAULTS.scratchModel}; a zoo name trains it from random weights)`)
     .option('--scratch-input-size <px>', 'scratch: input size (default: the model\'s; smallcnn 150)', parseIntFlag('--scratch-input-size', 16))
     .option('--scratch-epochs <n>', 'scratch: largest number of epochs (default --epochs)', parseIntFlag('--scratch-epochs', 1))
@@ -108,8 +124,8 @@ export function benchCommand(action: (ctx: BenchContext) => Promise<number> = ru
     .option('--cache-file <path>', 'feature cache file (default <FTK_HOME>/cache/features.sqlite; a fresh file gives cold-cache timings)')
     .option('--no-cache', 'do not use the feature cache')
     .option('--overwrite', 'forget the results already in --out and start over')
-    .option('--json', 'print one JSON result on stdout (stages go to stderr)')
-    .action(async (dataset: string, raw: Record<string, unknown>) => {
-      process.exitCode = await action(benchContext(dataset, raw));
-    });
+    .option('--json', 'print one JSON result on stdout (stages go to stderr)');
+  return addPreprocessFlags(cmd).action(async (dataset: string, raw: Record<string, unknown>) => {
+    process.exitCode = await action(benchContext(dataset, raw));
+  });
 }
