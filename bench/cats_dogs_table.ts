@@ -17,7 +17,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchTableMarkdown, compareMethods, type CompareMethodsResult } from '../src/bench/compare.js';
 import { selectBackend } from '../src/runtime/backend.js';
-import { machineLine, writeResultsSection } from './results_md.js';
+import { LoadMonitor, machineLine, writeResultsSection } from './results_md.js';
+
+const load = new LoadMonitor();
 
 const { values } = parseArgs({
   options: {
@@ -102,7 +104,7 @@ Ours uses MobileNet 0.25 (218,544 parameters, ImageNet top-1 50.6%) instead of V
 
 Command (${new Date().toISOString().slice(0, 10)}): \`${cmd}\` (resumable; per-fold records in \`${path.relative(process.cwd(), result.records)}\`; or the same through the CLI: \`npx ftk bench ../shared/datasets/cats-dogs --model mobilenet --alpha 0.25 --weights ../shared/models/mobilenet_2_5_224_tf_no_top.h5 --input-size 288 --crop center --freeze 11 --views 8 --dropout 0.5 --epochs ${values.epochs} --head-epochs 10 --scratch-input-size ${values['scratch-size']} --scratch-epochs ${values['scratch-epochs']} --backend wasm --cache-file <out>/cache.sqlite --out <out>\`).
 
-Machine: ${machineLine(backend.name)}.
+Machine: ${machineLine(backend.name, load)}.
 `;
 writeResultsSection('cats-dogs', section);
 console.log(section);

@@ -34,6 +34,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -49,7 +50,9 @@ import { finetune } from '../src/finetune/finetune.js';
 import { loadFinetunedLayersModel, readFinetunedMeta } from '../src/finetune/format.js';
 import { preprocessPixels } from '../src/models/preprocess.js';
 import { selectBackend } from '../src/runtime/backend.js';
-import { machineLine, writeResultsSection } from './results_md.js';
+import { LoadMonitor, machineLine, writeResultsSection } from './results_md.js';
+
+const load = new LoadMonitor();
 
 const { values } = parseArgs({
   options: {
@@ -285,7 +288,7 @@ for (const [i, n] of sizes.entries()) {
         log(`  skipped: ${n * TARGET.length} training images, above the SVM's ${SVM_MAX_SAMPLES}`);
         continue;
       }
-      appendFileSync(resultsFile, JSON.stringify(r) + '\n');
+      appendFileSync(resultsFile, JSON.stringify({ ...r, loadavg: os.loadavg() }) + '\n');
       done.push(r);
       log(`  test accuracy ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(0)} s`);
     }
@@ -386,7 +389,7 @@ ${epochRows.join('\n')}
 
 Command (${new Date().toISOString().slice(0, 10)}): \`apt-get install -y dataset-fashion-mnist\` then \`${cmd}\` (resumable: results in \`${path.relative(process.cwd(), resultsFile)}\`).
 
-Machine: ${machineLine(backend.name)}.
+Machine: ${machineLine(backend.name, load)}.
 `;
 writeResultsSection('fashion-mnist', section);
 console.log(section);

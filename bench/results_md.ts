@@ -28,9 +28,31 @@ export function writeResultsSection(name: string, markdown: string, file = RESUL
   writeFileSync(file, next);
 }
 
-/** One line describing the machine a measurement ran on. */
-export function machineLine(backend: string): string {
+/** The 1-minute load average, sampled every 20 s from `start` on, so a table can say how busy the machine was. */
+export class LoadMonitor {
+  private readonly samples: number[] = [os.loadavg()[0]];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs = 20_000) {
+    this.timer = setInterval(() => this.samples.push(os.loadavg()[0]), intervalMs);
+    this.timer.unref();
+  }
+
+  /** min and max of the samples so far (and now). */
+  range(): { min: number; max: number; samples: number } {
+    const all = [...this.samples, os.loadavg()[0]];
+    return { min: Math.min(...all), max: Math.max(...all), samples: all.length };
+  }
+}
+
+/**
+ * One line describing the machine a measurement ran on, and how busy it was while it ran: the
+ * sampled 1-minute load average against the core count says whether other jobs shared the cores.
+ */
+export function machineLine(backend: string, load: LoadMonitor): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(', ');
-  return `${cpu}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${process.platform}-${process.arch}, Node ${process.version}, tfjs backend ${backend}; load average at the end ${load} (the 2 cores were shared with other jobs: timings are noisy, slower than on an idle machine)`;
+  const cores = os.availableParallelism();
+  const { min, max } = load.range();
+  const busy = max > cores + 0.5 ? `other jobs shared the ${cores} cores at times (timings are slower and noisier than on an idle machine)` : `no more runnable work than the ${cores} cores most of the time`;
+  return `${cpu}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${process.platform}-${process.arch}, Node ${process.version}, tfjs backend ${backend}; 1-minute load average ${min.toFixed(1)} to ${max.toFixed(1)} during the run: ${busy}`;
 }

@@ -265,7 +265,8 @@ export async function compareMethods(source: string | Dataset, options: CompareM
   await fsp.writeFile(configFile, JSON.stringify(config, null, 1) + '\n');
   const records = await readRecords(recordsFile);
   const append = async (r: BenchFoldRecord | BenchSharedRecord) => {
-    await fsp.appendFile(recordsFile, JSON.stringify(r) + '\n');
+    // The load average beside each record says how busy the machine was when its time was taken.
+    await fsp.appendFile(recordsFile, JSON.stringify({ ...r, loadavg: os.loadavg() }) + '\n');
     records.push(r);
   };
 
