@@ -5,11 +5,12 @@
  * run) and off. Bounded memory means the 20,000-image runs peak at about the 2,000-image ones:
  * only the [N, D] result (20,000 x 256 float32 = 20 MB) and the file list grow with N.
  *
- *   npx tsx bench/reliability/memory.ts [--repeats 1,10] [--threads 2]
+ *   npx tsx bench/reliability/memory.ts [--repeats 1,10] [--threads 2] [--record bench/reliability/memory.jsonl]
  *
+ * Appends one JSON line per run (images, cache mode, peak RSS, wall time, date, load average) to the record.
  * MobileNet 0.25 with the shared Keras weights, ONNX Runtime; a fresh FTK_HOME in a temp folder.
  */
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '1,10' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
+    record: { type: 'string', default: 'bench/reliability/memory.jsonl' },
   },
 });
 const DATA = path.resolve('../shared/datasets/cats-dogs');
@@ -49,6 +51,7 @@ try {
       const run = ftkCli(['bottleneck', 'extract', root, ...model, ...flags, '--out', path.join(home, `out${repeat}`)], env);
       const s = JSON.parse(run.stdout).stats;
       peaks.set(label, [...(peaks.get(label) ?? []), run.rssMb]);
+      appendFileSync(values.record!, `${JSON.stringify({ bench: 'reliability/memory', date: new Date().toISOString(), loadavg: os.loadavg(), node: process.version, images: s.images, cache: label, peakRssMb: Math.round(run.rssMb), seconds: run.seconds, computed: s.computed, cached: s.cached })}\n`);
       console.log(
         `| ${s.images} | ${label} | ${run.rssMb.toFixed(0)} MB | ${run.seconds.toFixed(1)} s | ${s.computed} | ${s.cached} | ${s.computed ? s.imagesPerSecond.toFixed(1) : '-'} |`,
       );
