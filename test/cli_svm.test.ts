@@ -2,12 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { writeSyntheticFeatures } from './helpers/features.js';
 import type { PredictionsDocument } from '../src/formats/prediction.js';
 import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { svmCommand, type SvmCvContext, type SvmFitContext, type SvmPredictContext } from '../src/cli/commands/svm.js';
-import { writeFeatures } from '../src/extract/features_file.js';
-import { FEATURES_FORMAT_VERSION, type FeaturesMeta } from '../src/formats/features.js';
 import { Rng } from '../src/data/random.js';
 import { tempDir } from './helpers/images.js';
 
@@ -50,20 +49,7 @@ async function blobs(prefix: string): Promise<void> {
     labels.push(label);
     for (let j = 0; j < d; j++) X[i * d + j] = rng.next() + (j === label ? 3 : 0);
   }
-  const meta: FeaturesMeta = {
-    formatVersion: FEATURES_FORMAT_VERSION,
-    files: labels.map((l, i) => `c${l}/${i}.png`),
-    labels,
-    classes: ['c0', 'c1', 'c2'],
-    hashes: labels.map((_, i) => `h${i}`),
-    skipped: [],
-    duplicates: [],
-    model: { name: 'mobilenet', alpha: 0.25, weights: 'random', weightsSha256: 'random:0', layer: 'conv_pw_13_relu', pooling: 'avg', preprocessing: 'tf', inputSize: 224, crop: 'squash', fingerprint: 'f' },
-    shape: [n, d],
-    datasetRoot: tmp,
-    createdAt: new Date().toISOString(),
-  };
-  await writeFeatures(prefix, X, meta);
+  await writeSyntheticFeatures(prefix, X, labels, ['c0', 'c1', 'c2'], tmp);
 }
 
 test('svm cv --json, fit --grid --out, predict: real runs of bin/ftk.js', async () => {

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { build, type Metafile } from 'esbuild';
+import { writeSyntheticFeatures } from './helpers/features.js';
 import { tempDir } from './helpers/images.js';
 
 const { dir: tmp, cleanup } = await tempDir('ftk-startup-');
@@ -94,26 +95,12 @@ test('ftk report renders a run without loading TF.js, ONNX Runtime or sharp (its
 });
 
 test('ftk svm cv on a features file runs without loading TF.js, ONNX Runtime, sharp, HDF5 or protobuf', async () => {
-  const { writeFeatures } = await import('../src/extract/features_file.js');
-  const { FEATURES_FORMAT_VERSION } = await import('../src/formats/features.js');
   const n = 60;
   const d = 4;
   const labels = Array.from({ length: n }, (_, i) => i % 2);
   const X = Float32Array.from({ length: n * d }, (_, k) => (k % d === labels[Math.floor(k / d)] ? 2 : 0) + ((k * 7919) % 13) / 13);
   const prefix = path.join(tmp, 'feat');
-  await writeFeatures(prefix, X, {
-    formatVersion: FEATURES_FORMAT_VERSION,
-    files: labels.map((l, i) => `c${l}/${i}.png`),
-    labels,
-    classes: ['c0', 'c1'],
-    hashes: labels.map((_, i) => `h${i}`),
-    skipped: [],
-    duplicates: [],
-    model: { name: 'mobilenet', alpha: 0.25, weights: 'random', weightsSha256: 'random:0', layer: 'conv_pw_13_relu', pooling: 'avg', preprocessing: 'tf', inputSize: 224, crop: 'squash', fingerprint: 'f' },
-    shape: [n, d],
-    datasetRoot: tmp,
-    createdAt: new Date().toISOString(),
-  });
+  await writeSyntheticFeatures(prefix, X, labels, ['c0', 'c1'], tmp);
   const r = ftkWithout('@tensorflow/,onnxruntime-node,sharp,h5wasm,protobufjs', ['svm', 'cv', prefix, '--json']);
   assert.equal(r.status, 0, r.stderr.slice(-1500));
   assert.ok(JSON.parse(r.stdout).meanAccuracy > 0.9);

@@ -16,8 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../../src/data/random.js';
-import { writeFeatures } from '../../src/extract/features_file.js';
-import { FEATURES_FORMAT_VERSION, type FeaturesMeta } from '../../src/formats/features.js';
+import { writeSyntheticFeatures } from '../../test/helpers/features.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,20 +44,7 @@ async function smallFeatures(prefix: string): Promise<void> {
   labels.forEach((l, i) => {
     for (let j = 0; j < d; j++) X[i * d + j] = rng.next() + (j % 3 === l ? 1.5 : 0);
   });
-  const meta: FeaturesMeta = {
-    formatVersion: FEATURES_FORMAT_VERSION,
-    files: labels.map((l, i) => `c${l}/${i}.png`),
-    labels,
-    classes: ['c0', 'c1', 'c2'],
-    hashes: labels.map((_, i) => `h${i}`),
-    skipped: [],
-    duplicates: [],
-    model: { name: 'mobilenet', alpha: 0.25, weights: 'random', weightsSha256: 'random:0', layer: 'conv_pw_13_relu', pooling: 'avg', preprocessing: 'tf', inputSize: 224, crop: 'squash', fingerprint: 'f' },
-    shape: [n, d],
-    datasetRoot: tmp,
-    createdAt: new Date().toISOString(),
-  };
-  await writeFeatures(prefix, X, meta);
+  await writeSyntheticFeatures(prefix, X, labels, ['c0', 'c1', 'c2'], tmp);
 }
 
 await smallFeatures(path.join(tmp, 'feat'));
