@@ -213,7 +213,8 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   checkOptions('svm fit', options, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, ...SOLVER_CONSTRAINTS, grid: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' }, out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 } }, CALLBACKS);
   const grid = options.grid ?? false;
   if (!grid) {
-    const gridOnly = GRID_KEYS.filter((k) => k !== 'seed' && (options as Record<string, unknown>)[k] !== undefined);
+    // workers also drive the linear solvers' fit (checked once the solver is known).
+    const gridOnly = GRID_KEYS.filter((k) => k !== 'seed' && k !== 'workers' && (options as Record<string, unknown>)[k] !== undefined);
     if (gridOnly.length > 0) {
       throw new OptionsError(`Option${gridOnly.length > 1 ? 's' : ''} ${gridOnly.join(', ')} only apply with grid: true.`, {
         code: 'OPTIONS_CONFLICT',
@@ -225,6 +226,7 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   // The final fit uses every sample: refuse (or switch) now, not after a grid search of minutes.
   const solver = chooseSolver(f.n, options, npyFile(featuresPrefix), options.onStage);
   if (solver !== 'libsvm') return linearFit(f, solver, options);
+  if (!grid && options.workers !== undefined) options.onWarning?.('workers has no effect on a single libsvm fit (it sets the threads of --grid and of the linear solvers).');
   const classNames = f.meta.classes;
   const X = { data: f.X, rows: f.n, cols: f.d };
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;

@@ -21,6 +21,23 @@
  */
 import { Rng } from '../data/random.js';
 
+/** qp . X[o .. o+d), four partial sums (shorter dependency chains). */
+function rowDot(qp: Float64Array, X: Float32Array, o: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < d; k += 4) {
+    s0 += qp[k] * X[o + k];
+    s1 += qp[k + 1] * X[o + k + 1];
+    s2 += qp[k + 2] * X[o + k + 2];
+    s3 += qp[k + 3] * X[o + k + 3];
+  }
+  for (; k < d; k++) s0 += qp[k] * X[o + k];
+  return s0 + s1 + (s2 + s3);
+}
+
 /** The feature matrix and the scaling folded into every access. */
 export interface ScaledRows {
   /** n x d row-major (may be backed by a SharedArrayBuffer). */
@@ -160,8 +177,7 @@ export function dcdBinary(p: DcdProblem, Cs: readonly number[]): DcdSolution[] {
         const yi = y[i];
         const o = rows[i] * d;
         const ri = r ? r[i] : 1;
-        let dot = 0;
-        for (let k = 0; k < d; k++) dot += qp[k] * X[o + k];
+        const dot = rowDot(qp, X, o, d);
         const wx = ri * (dot - t * b[i] - qm + t * mm) + wb * bias;
         const diag = yi > 0 ? diagPos : diagNeg;
         const upper = yi > 0 ? upperPos : upperNeg;

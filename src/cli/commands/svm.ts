@@ -103,10 +103,7 @@ export function svmFitContext(features: string, raw: Record<string, any>): SvmFi
     log: raw.gridLog,
     resume: raw.resume ? true : undefined,
   });
-  if (!raw.grid) {
-    delete options.folds;
-    delete options.workers;
-  }
+  if (!raw.grid) delete options.folds;
   if (raw.grid && repeats !== undefined) options.repeats = repeats;
   return { features, json: Boolean(raw.json), options };
 }
