@@ -14,6 +14,7 @@
  *   pooling (256 numbers), 128 px input, through `extractFeatures` (ONNX Runtime).
  *
  *   npx tsx bench/linear/features.ts [--fm-work bench/.work/fashion-mnist] [--work bench/.work/linear]
+ *        [--backbones smallcnn,mobilenet025] [--mobilenet-size 128]
  *
  * Needs bench/fashion_mnist.ts to have written its PNG files and pretrained its backbone.
  * Writes <work>/feats/<backbone>-<set>-<train|test>.npy + .json (labels, classes).
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     work: { type: 'string', default: 'bench/.work/linear' },
     data: { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
     'mobilenet-size': { type: 'string', default: '128' },
+    backbones: { type: 'string', default: 'smallcnn,mobilenet025' },
   },
 });
 const fmWork = path.resolve(values['fm-work']!);
@@ -119,7 +121,8 @@ function save(backbone: string, feats: { train: Float32Array; test: Float32Array
 }
 
 // 1. smallcnn (the pretrained backbone of bench/fashion_mnist.ts), Flatten output.
-if (!existsSync(path.join(out, 'smallcnn-all10-test.npy'))) {
+const wanted = values.backbones!.split(',');
+if (wanted.includes('smallcnn') && !existsSync(path.join(out, 'smallcnn-all10-test.npy'))) {
   const dir = path.join(fmWork, 'backbone');
   const meta = await readFinetunedMeta(dir);
   const model = await loadFinetunedLayersModel(dir, meta);
@@ -146,7 +149,7 @@ if (!existsSync(path.join(out, 'smallcnn-all10-test.npy'))) {
 }
 
 // 2. MobileNet 0.25, ImageNet weights, global average pooling.
-if (!existsSync(path.join(out, 'mobilenet025-all10-test.npy'))) {
+if (wanted.includes('mobilenet025') && !existsSync(path.join(out, 'mobilenet025-all10-test.npy'))) {
   const size = Number(values['mobilenet-size']);
   const run = async (list: ImageEntry[], what: string): Promise<{ X: Float32Array; d: number }> => {
     const dataset: Dataset = { root: path.join(fmWork, 'png'), classes: CLASS_NAMES, entries: list, ignored: [] };

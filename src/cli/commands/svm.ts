@@ -17,6 +17,7 @@ import {
   svmPredictImages,
   svmNestedCrossValidate,
   NESTED_INNER_FOLDS_DEFAULT,
+  OptionsError,
   LINEAR_SVC_DEFAULTS,
   LOGISTIC_DEFAULTS,
   type SvmNestedCvOptions,
@@ -112,7 +113,9 @@ export function svmCvContext(features: string, raw: Record<string, any>): SvmCvC
   const options = dropUndefined(svmOptionsFrom(raw));
   if (!raw.grid) return { features, json: Boolean(raw.json), options };
   const { repeats, ...rest } = options;
-  if (repeats !== undefined) throw new InvalidArgumentError('--repeats does not apply to --grid (nested cross-validation uses one outer k-fold).');
+  if (repeats !== undefined) {
+    throw new OptionsError('--repeats does not apply to --grid: nested cross-validation uses one outer k-fold.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --repeats, or drop --grid.' });
+  }
   const nested: SvmNestedCvOptions = dropUndefined({ ...rest, innerFolds: raw.innerFolds, log2C: raw.log2c, log2Gamma: raw.log2gamma });
   return { features, json: Boolean(raw.json), options, nested };
 }
