@@ -11,7 +11,12 @@
  * within each pair and the report gives the median of the ratios. Fit time covers scaling and the
  * solver (loading the features is not counted on either side). Accuracy: on the test set.
  *
- *   npx tsx bench/linear/compare.ts [--repeats 3] [--C 0.1] [--work bench/.work/linear]
+ *   npx tsx bench/linear/compare.ts [--repeats 3] [--C 0.1] [--C-svc 0.01] [--work bench/.work/linear]
+ *        [--backbones smallcnn,mobilenet025] [--sets c5-9,all10] [--models logistic,linear-svc]
+ *
+ * C: 0.1 for logistic regression, 0.01 for LinearSVC (fixed, the same on both sides; both are in
+ * the range a grid search picks on these features, and LIBLINEAR's dual solver needs far more
+ * epochs at large C on data that is not separable).
  *
  * Appends one JSON line per pair to bench/linear/results.jsonl (date, loadavg, versions).
  */
@@ -27,6 +32,7 @@ const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '3' },
     C: { type: 'string', default: '0.1' },
+    'C-svc': { type: 'string', default: '0.01' },
     work: { type: 'string', default: 'bench/.work/linear' },
     backbones: { type: 'string', default: 'smallcnn,mobilenet025' },
     sets: { type: 'string', default: 'c5-9,all10' },
@@ -34,7 +40,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/linear/results.jsonl' },
   },
 });
-const C = Number(values.C);
+const C_LOGISTIC = Number(values.C);
+const C_SVC = Number(values['C-svc']);
 const feats = path.join(path.resolve(values.work!), 'feats');
 const script = path.resolve('bench/linear/sklearn_fit.py');
 const outFile = path.resolve(values.out!);
@@ -47,6 +54,7 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
       const tr = await loadFeatures(train, { shared: true });
       const te = await loadFeatures(test);
       for (const model of values.models!.split(',')) {
+        const C = model === 'logistic' ? C_LOGISTIC : C_SVC;
         const ftk = async () => {
           const m = model === 'logistic' ? new LogisticRegression({ C }) : new LinearSVC({ C });
           let warning = '';
