@@ -1,26 +1,53 @@
-/** auto on datasets larger than an SVM can hold: the SVM path trains on a stratified subset, said as a cut. */
+/** auto on datasets larger than the exact SVM can hold: the feature path trains logistic regression on every row, and says so. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { svmTrainRows } from '../src/auto/auto.js';
+import { FEATURE_LINEAR_ABOVE, linearSwitchMessage, svmOnFold } from '../src/auto/folds.js';
 import { maxPrecomputedSamples } from '../src/classify/libsvm.js';
 import { SVM_DEFAULTS } from '../src/classify/options.js';
+import { Rng } from '../src/data/random.js';
 
-test('svmTrainRows keeps every row under the libsvm-js limit, and a seeded stratified subset above it', () => {
-  const cap = maxPrecomputedSamples(SVM_DEFAULTS.cacheSize);
-  const cuts: [number, number][] = [];
-  const small = Int32Array.from({ length: 500 }, (_, i) => i * 2);
-  assert.deepEqual(svmTrainRows(small, Array.from({ length: 1000 }, (_, i) => i % 3), 0, (a, b) => cuts.push([a, b])), small);
-  assert.equal(cuts.length, 0);
+test('svmOnFold above the libsvm-js limit fits logistic regression on all training rows (no subsample)', async () => {
+  assert.equal(FEATURE_LINEAR_ABOVE, maxPrecomputedSamples(SVM_DEFAULTS.cacheSize));
+  const n = FEATURE_LINEAR_ABOVE + 1500;
+  const d = 6;
+  const rng = new Rng(3);
+  const labels = Array.from({ length: n }, (_, i) => i % 3);
+  const X = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) X[i * d + k] = rng.normal() + (k === labels[i] ? 2.5 : 0);
+  const test = Int32Array.from({ length: 300 }, (_, i) => i * 7);
+  const inTest = new Set(test);
+  const train = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !inTest.has(i));
+  assert.ok(train.length > FEATURE_LINEAR_ABOVE);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ftk-auto-rows-'));
+  try {
+    const file = path.join(dir, 'model.json');
+    const r = await svmOnFold(X, d, labels, 3, { train, test }, { seed: 0, innerFolds: 2, save: { file, classNames: ['a', 'b', 'c'] } });
+    assert.equal(r.solver, 'logistic');
+    assert.equal(r.best.gamma, null);
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(saved.format, 'ftk-linear-model');
+    assert.equal(saved.training.nSamples, train.length, 'trained on every training row');
+    const acc = r.predicted.filter((p, i) => p === labels[test[i]]).length / test.length;
+    assert.ok(acc > 0.8, `held-out accuracy ${acc}`);
+    for (const p of r.probabilities) assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'probabilities sum to 1');
+    assert.match(linearSwitchMessage(train.length), new RegExp(`${train.length} training images are above the ${FEATURE_LINEAR_ABOVE}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
-  const n = cap * 2 + 999;
-  const labels = Array.from({ length: n }, (_, i) => (i % 10 < 7 ? 0 : i % 10 < 9 ? 1 : 2)); // 70/20/10
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  const sub = svmTrainRows(all, labels, 7, (a, b) => cuts.push([a, b]));
-  assert.ok(sub.length <= cap && sub.length > cap - 200, `${sub.length} rows, cap ${cap}`);
-  assert.deepEqual(cuts, [[n, sub.length]]);
-  assert.equal(new Set(sub).size, sub.length, 'no row twice');
-  const share = (c: number) => Array.from(sub).filter((r) => labels[r] === c).length / sub.length;
-  assert.ok(Math.abs(share(0) - 0.7) < 0.005 && Math.abs(share(1) - 0.2) < 0.005 && Math.abs(share(2) - 0.1) < 0.005, 'class proportions kept');
-  assert.deepEqual(svmTrainRows(all, labels, 7, () => {}), sub, 'same seed, same subset');
-  assert.notDeepEqual(svmTrainRows(all, labels, 8, () => {}), sub, 'another seed, another subset');
+test('svmOnFold under the limit keeps the RBF SVM', async () => {
+  const n = 90;
+  const d = 3;
+  const rng = new Rng(4);
+  const labels = Array.from({ length: n }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: n * d }, (_, j) => rng.normal() + (labels[Math.floor(j / d)] ? 1.5 : 0));
+  const train = Int32Array.from({ length: 60 }, (_, i) => i);
+  const test = Int32Array.from({ length: 30 }, (_, i) => 60 + i);
+  const r = await svmOnFold(X, d, labels, 2, { train, test }, { seed: 0, innerFolds: 2, probability: false });
+  assert.equal(r.solver, 'libsvm');
+  assert.notEqual(r.best.gamma, null);
 });

@@ -52,6 +52,16 @@ async function blobs(prefix: string): Promise<void> {
   await writeSyntheticFeatures(prefix, X, labels, ['c0', 'c1', 'c2'], tmp);
 }
 
+test('svm --solver / --max-iter / --loss / --workers reach the library; svm cv --grid parses into the nested options', async () => {
+  const fit = (await parse(['fit', 'feat', '--kernel', 'linear', '--solver', 'liblinear', '--max-iter', '50', '--loss', 'hinge', '--workers', '2'])).fit!;
+  assert.deepEqual(fit.options, { kernel: 'linear', solver: 'liblinear', maxIter: 50, loss: 'hinge', workers: 2 });
+  const cv = (await parse(['cv', 'feat', '--grid', '--folds', '4', '--inner-folds', '2', '--log2c', '-1,3,2', '--log2gamma', '-3,-5,-2', '--seed', '1'])).cv!;
+  assert.deepEqual(cv.nested, { seed: 1, folds: 4, innerFolds: 2, log2C: [-1, 1, 3], log2Gamma: [-3, -5] });
+  assert.equal((await parse(['cv', 'feat'])).cv!.nested, undefined);
+  await assert.rejects(parse(['cv', 'feat', '--grid', '--repeats', '2']), /--repeats does not apply to --grid/);
+  await assert.rejects(parse(['fit', 'feat', '--solver', 'sgd']), /--solver must be one of \[auto, libsvm, liblinear, logistic\]/);
+});
+
 test('svm cv --json, fit --grid --out, predict: real runs of bin/ftk.js', async () => {
   const prefix = path.join(tmp, 'blobs');
   await blobs(prefix);

@@ -12,6 +12,7 @@ import { GramEngine } from '../src/classify/gram.js';
 import { Libsvm } from '../src/classify/libsvm.js';
 import { crossValidate, gridSearch } from '../src/classify/search.js';
 import { SvmClassifier } from '../src/classify/svm.js';
+import type { SvmModelJson } from '../src/formats/svm_model.js';
 
 /** n samples, d features, k overlapping classes, non-negative like bottleneck features. */
 function blobs(n: number, d: number, k: number, seed: number, spread = 1.5): { X: Float32Array; y: number[] } {
@@ -131,7 +132,7 @@ test('svmFit --grid, svmCrossValidate and svmPredict end to end on a features fi
     assert.equal(lastPoint, 9);
     assert.equal(fit.json.gridSearch!.bestC, fit.grid!.best.C);
     assert.equal(fit.json.C, fit.grid!.best.C);
-    assert.equal(fit.json.gamma, fit.grid!.best.gamma);
+    assert.equal((fit.json as SvmModelJson).gamma, fit.grid!.best.gamma);
     assert.deepEqual(fit.json.classNames, ['ant', 'bee', 'cow']);
     assert.ok(stages.some((s) => s.startsWith('Best: C=')) && stages.some((s) => s.includes('model.json')));
     const saved = JSON.parse(readFileSync(out, 'utf8'));

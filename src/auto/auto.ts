@@ -19,10 +19,6 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { svmCrossValidate } from '../classify/commands.js';
-import { maxPrecomputedSamples } from '../classify/libsvm.js';
-import { SVM_DEFAULTS } from '../classify/options.js';
-import { gridSearch } from '../classify/search.js';
-import { SvmClassifier } from '../classify/svm.js';
 import { findDataset } from '../data/dataset.js';
 import { Rng } from '../data/random.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
@@ -43,7 +39,7 @@ import { packageInfo } from '../runtime/package_info.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
 import { AUTO_DEFAULTS } from './defaults.js';
 import { examineDataset } from './doctor.js';
-import { argmaxScores, datasetSubset, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
+import { argmaxScores, datasetSubset, FEATURE_LINEAR_ABOVE, finetuneOnRows, fitFeatureClassifier, keepDuplicatesTogether, linearSwitchMessage, runMessages, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
 import { recommend, type DomainProbe } from './recommend.js';
 
 export interface AutoOptions {
@@ -115,19 +111,6 @@ function stratifiedSubsample(rows: ArrayLike<number>, labels: readonly number[],
     out.push(...list.slice(0, Math.max(2, Math.round(list.length * fraction))));
   }
   return Int32Array.from(out.sort((a, b) => a - b));
-}
-
-/**
- * Rows an SVM can train on: all of them, or a stratified subsample when they would not fit
- * libsvm-js' heap (about 10,000 samples; see assertFitsHeap). `onCut` hears of each subsample.
- */
-export function svmTrainRows(rows: ArrayLike<number>, labels: readonly number[], seed: number, onCut: (from: number, to: number) => void): Int32Array {
-  const cap = maxPrecomputedSamples(SVM_DEFAULTS.cacheSize);
-  if (rows.length <= cap) return Int32Array.from(rows);
-  // Rounding per class can add a few rows: aim a little under the cap.
-  const sub = stratifiedSubsample(rows, labels, (cap - 64) / rows.length, seed);
-  onCut(rows.length, sub.length);
-  return sub;
 }
 
 /** For `onnx:`/`tfjs:` backbones: the 4-D tensor at about 40% of the graph's 4-D tensors. */
@@ -275,25 +258,30 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   const svmFoldParams: string[] = [];
   const svmStart = performance.now();
   const innerFolds = Math.min(3, Math.max(2, smallest - 1));
-  const svmCut = (from: number, to: number) => {
-    const text = `SVM trained on a stratified subset of ${to} of ${from} images (libsvm-js' 2 GiB heap holds about 10,000); fine-tuning uses them all`;
-    if (!cuts.includes(text)) cuts.push(text);
+  let linearSaid = false;
+  const sayLinear = (rows: number) => {
+    if (rows <= FEATURE_LINEAR_ABOVE || linearSaid) return;
+    linearSaid = true;
+    say(linearSwitchMessage(rows));
+    svmFoldParams.push(linearSwitchMessage(rows));
   };
   for (let f = 0; f < k; f++) {
-    const { train: allTrain, test } = foldSplit(folds, f);
-    const fold = { train: svmTrainRows(allTrain, labels, o.seed + f, svmCut), test };
+    const fold = foldSplit(folds, f);
+    sayLinear(fold.train.length);
     const r = await svmOnFold(X, d, labels, dataset.classes.length, fold, { seed: o.seed, innerFolds });
     fold.test.forEach((row, i) => {
       svmPredicted[row] = r.predicted[i];
       svmProba[row] = r.probabilities[i];
     });
-    svmFoldParams.push(`fold ${f + 1}: C=2^${r.best.log2C}, gamma=2^${r.best.log2Gamma}`);
+    svmFoldParams.push(`fold ${f + 1}: C=2^${r.best.log2C}${r.best.log2Gamma !== null ? `, gamma=2^${r.best.log2Gamma}` : ` (${r.solver})`}`);
     options.onProgress?.({ stage: 'svm folds', done: f + 1, total: k });
   }
   const svmMs = performance.now() - svmStart;
   stages.push({ name: 'svm cv (nested grid)', ms: svmMs, images: n, path: 'svm' });
   const svmResult = pathResultFromPredictions('svm', svmPredicted, dataset.classes.length, { ...info, probabilities: svmProba }, {
-    label: `RBF SVM on ${backboneLabel(meta.model)} features (C, gamma by inner ${innerFolds}-fold grid)`,
+    label: linearSaid
+      ? `logistic regression on ${backboneLabel(meta.model)} features, all rows (C by inner ${innerFolds}-fold grid; above the RBF SVM's ${FEATURE_LINEAR_ABOVE}-row limit)`
+      : `RBF SVM on ${backboneLabel(meta.model)} features (C, gamma by inner ${innerFolds}-fold grid)`,
     elapsedMs: svmMs,
     notes: svmFoldParams,
   });
@@ -424,8 +412,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     curvePoints(
       'svm',
       async (f, allTrain, test) => {
-        const train = svmTrainRows(allTrain, labels, o.seed + f, svmCut);
-        const r = await svmOnFold(X, d, labels, dataset.classes.length, { train, test }, { seed: o.seed, innerFolds: 3, probability: false });
+        sayLinear(allTrain.length);
+        const r = await svmOnFold(X, d, labels, dataset.classes.length, { train: allTrain, test }, { seed: o.seed, innerFolds: 3, probability: false });
         return r.predicted.filter((p, i) => p === labels[test[i]]).length / test.length;
       },
       Array.from({ length: k }, (_, f) => f),
@@ -468,12 +456,9 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   say(`Refitting the ${chosen === 'svm' ? 'SVM' : 'fine-tuned model'} on all ${n} images`);
   if (chosen === 'svm') {
     await timed('refit svm', async () => {
-      const rows = svmTrainRows(Int32Array.from({ length: n }, (_, i) => i), labels, o.seed, svmCut);
-      const Xr = rows.length === n ? { data: X, rows: n, cols: d } : takeRows(X, d, rows);
-      const yr = rows.length === n ? labels : Array.from(rows, (r) => labels[r]);
-      const grid = await gridSearch(Xr, yr, { kernel: 'rbf' }, { folds: k, seed: o.seed });
-      gridReport = gridFromSearch(grid, `refit on ${rows.length === n ? 'all ' : ''}${rows.length} images, ${k}-fold`);
-      const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: smallest >= 5 }).fit(Xr, yr);
+      sayLinear(n);
+      const { model: clf, grid, solver } = await fitFeatureClassifier({ data: X, rows: n, cols: d }, labels, { folds: k, seed: o.seed, probability: smallest >= 5 });
+      gridReport = gridFromSearch(grid, `refit on all ${n} images, ${k}-fold${solver === 'logistic' ? ', logistic regression' : ''}`);
       clf.classNames = dataset.classes;
       clf.backbone = meta.model;
       await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');

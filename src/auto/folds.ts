@@ -3,13 +3,19 @@
  * (src/bench/compare.ts), so both score the SVM and fine-tuning the same way:
  *
  * - `svmOnFold`: an RBF SVM on bottleneck features, C and gamma by a grid search inside the
- *   training fold (nested), scored on the held-out fold;
+ *   training fold (nested), scored on the held-out fold; above the exact kernel's limit
+ *   (`FEATURE_LINEAR_ABOVE` training rows) multinomial logistic regression on all of them instead
+ *   (`fitFeatureClassifier`);
  * - `finetuneOnRows` + `scoreModelOnRows`: fine-tuning (or training from scratch) on the training
  *   rows, early stopping on a stratified split taken from the training rows, then the saved model
  *   predicts the held-out images from their files.
  */
 import { promises as fsp } from 'node:fs';
-import { gridSearch, type GridPoint } from '../classify/search.js';
+import { maxPrecomputedSamples } from '../classify/libsvm.js';
+import { LogisticRegression } from '../classify/linear.js';
+import { linearGridSearch } from '../classify/linear_search.js';
+import { SVM_DEFAULTS } from '../classify/options.js';
+import { gridSearch, type GridPoint, type GridSearchResult } from '../classify/search.js';
 import { SvmClassifier } from '../classify/svm.js';
 import type { Dataset } from '../data/dataset.js';
 import { finetune, type FinetuneResult } from '../finetune/finetune.js';
@@ -48,6 +54,38 @@ export function keepDuplicatesTogether(folds: Int32Array, duplicates: readonly (
   return moved;
 }
 
+/** Training rows above which the exact RBF SVM does not fit libsvm-js' heap (libsvm.ts): the feature path switches to logistic regression on all rows. */
+export const FEATURE_LINEAR_ABOVE = maxPrecomputedSamples(SVM_DEFAULTS.cacheSize);
+/** C grid of that logistic regression: log2 C = -13, -11, ..., 3 (standardized features rarely want more). */
+export const FEATURE_LINEAR_LOG2C: readonly number[] = Object.freeze([-13, -11, -9, -7, -5, -3, -1, 1, 3]);
+
+/** Says why the feature path is a logistic regression, once per run (auto's messages, bench's notes). */
+export function linearSwitchMessage(rows: number): string {
+  return (
+    `feature path: ${rows} training images are above the ${FEATURE_LINEAR_ABOVE} that the exact RBF SVM's kernel holds (libsvm-js' 2 GiB heap), ` +
+    'so it trains multinomial logistic regression (L-BFGS, C by grid search) on all of them instead'
+  );
+}
+
+/**
+ * The feature path's classifier on (X, y), C (and gamma) by a `folds`-fold grid search: an RBF SVM
+ * while the exact kernel fits, else LogisticRegression on every row (never a subsample).
+ */
+export async function fitFeatureClassifier(
+  X: { data: Float32Array; rows: number; cols: number },
+  y: readonly number[],
+  options: { folds: number; seed: number; probability: boolean },
+): Promise<{ model: SvmClassifier | LogisticRegression; grid: GridSearchResult; solver: 'libsvm' | 'logistic' }> {
+  if (X.rows > FEATURE_LINEAR_ABOVE) {
+    const grid = await linearGridSearch('logistic', X, y, {}, { folds: options.folds, seed: options.seed, log2C: FEATURE_LINEAR_LOG2C });
+    const model = await new LogisticRegression({ C: grid.best.C }).fit(X, y);
+    return { model, grid, solver: 'logistic' };
+  }
+  const grid = await gridSearch(X, y, { kernel: 'rbf' }, { folds: options.folds, seed: options.seed });
+  const model = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: options.probability }).fit(X, y);
+  return { model, grid, solver: 'libsvm' };
+}
+
 export interface SvmFoldOptions {
   /** Seed of the inner folds. */
   seed: number;
@@ -67,6 +105,8 @@ export interface SvmFoldResult {
   /** The grid point chosen inside the training fold. */
   best: GridPoint;
   innerFolds: number;
+  /** 'logistic' when the training fold was above FEATURE_LINEAR_ABOVE rows. */
+  solver: 'libsvm' | 'logistic';
 }
 
 /**
@@ -84,22 +124,22 @@ export async function svmOnFold(
   const yTrain = Array.from(fold.train, (r) => labels[r]);
   const minTrain = Math.min(...Array.from({ length: numClasses }, (_, c) => yTrain.filter((y) => y === c).length));
   const innerFolds = Math.min(options.innerFolds, minTrain);
-  const grid = await gridSearch(takeRows(X, d, fold.train), yTrain, { kernel: 'rbf' }, { folds: innerFolds, seed: options.seed });
-  const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: (options.probability ?? true) && minTrain >= 5 }).fit(
-    takeRows(X, d, fold.train),
-    yTrain,
-  );
+  const { model: clf, grid, solver } = await fitFeatureClassifier(takeRows(X, d, fold.train), yTrain, {
+    folds: innerFolds,
+    seed: options.seed,
+    probability: (options.probability ?? true) && minTrain >= 5,
+  });
   try {
     const Xt = takeRows(X, d, fold.test);
     const pred = Array.from(clf.predict(Xt));
-    const proba = clf.probA_ ? clf.predictProba(Xt) : undefined;
+    const proba = clf instanceof SvmClassifier ? (clf.probA_ ? clf.predictProba(Xt) : undefined) : clf.predictProba(Xt);
     const probabilities = pred.map((p, i) => (proba ? Array.from(proba[i]) : Array.from({ length: numClasses }, (_, c) => (c === p ? 1 : 0))));
     if (options.save) {
       clf.classNames = options.save.classNames;
       clf.backbone = options.save.backbone;
       await fsp.writeFile(options.save.file, JSON.stringify(clf.toJSON()) + '\n');
     }
-    return { predicted: pred, probabilities, best: grid.best, innerFolds };
+    return { predicted: pred, probabilities, best: grid.best, innerFolds, solver };
   } finally {
     clf.dispose();
   }

@@ -10,10 +10,15 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, FeaturesError, OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
+import { LINEAR_MODEL_FORMAT, type LinearModelJson } from '../formats/linear_model.js';
 import { probabilitiesByName, type Prediction } from '../formats/prediction.js';
 import type { SvmModelJson } from '../formats/svm_model.js';
 import { loadFeatures, type LoadedFeatures } from './features_io.js';
-import { assertFitsHeap } from './libsvm.js';
+import { linearFromJSON, linearModelFor, type LinearClassifier } from './linear.js';
+import { LINEAR_SVC_CONSTRAINTS, checkSolver, type LinearSvcLoss, type SolverName } from './linear_options.js';
+import { linearCrossValidate, linearGridSearch, type LinearKind } from './linear_search.js';
+import { assertFitsHeap, maxPrecomputedSamples } from './libsvm.js';
+import { nestedCrossValidate, type NestedCvOptions, type NestedCvResult } from './nested.js';
 import {
   CV_CONSTRAINTS,
   CV_DEFAULTS,
@@ -38,8 +43,23 @@ export interface CommandCallbacks {
   onStage?: (message: string) => void;
 }
 
+/** Options that choose and tune the linear solvers (`solver: 'liblinear' | 'logistic'`, or 'auto' above the SVM's limit). */
+export interface SolverChoice {
+  /**
+   * 'auto': the exact kernel SVM (libsvm) when its kernel fits libsvm-js' heap
+   * (`maxPrecomputedSamples`), else, for the linear kernel, LinearSVC on all rows (said through
+   * onStage); 'libsvm', 'liblinear' (LinearSVC) or 'logistic' (LogisticRegression) force one.
+   * Default 'auto'. See SolverName in linear_options.ts.
+   */
+  solver?: SolverName;
+  /** Linear solvers: most epochs / iterations. Default: LINEAR_SVC_DEFAULTS / LOGISTIC_DEFAULTS. */
+  maxIter?: number;
+  /** LinearSVC's loss. Default 'squared_hinge'. */
+  loss?: LinearSvcLoss;
+}
+
 /** `ftk svm fit`: SVM options, grid options (used with `grid: true`), and where to write the model. */
-export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks {
+export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks, SolverChoice {
   /** Choose C (and gamma) by grid search with stratified k-fold, then refit on all data. Default false. */
   grid?: boolean;
   /** Write the model JSON here (atomically). Default: not written (use the returned `json`). */
@@ -52,8 +72,11 @@ export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks
 }
 
 export interface SvmFitResult {
-  model: SvmClassifier;
-  json: SvmModelJson;
+  /** The exact kernel SVM, or a linear model (solver 'liblinear' / 'logistic'). */
+  model: SvmClassifier | LinearClassifier;
+  json: SvmModelJson | LinearModelJson;
+  /** The solver used (after 'auto' chose). */
+  solver: 'libsvm' | LinearKind;
   /** Every grid point (with `grid: true`). */
   gridTable?: GridPoint[];
   grid?: GridSearchResult;
@@ -65,9 +88,11 @@ export interface SvmFitResult {
 }
 
 /** `ftk svm cv`: SVM options plus cross-validation options. */
-export interface SvmCvOptions extends SvmOptions, CvOptions, CommandCallbacks {}
+export interface SvmCvOptions extends SvmOptions, CvOptions, CommandCallbacks, SolverChoice {}
 
-export interface SvmCvResult extends CrossValidationResult {
+export interface SvmCvResult extends Omit<CrossValidationResult, 'params'> {
+  solver: 'libsvm' | LinearKind;
+  params: CrossValidationResult['params'] | Record<string, unknown>;
   classNames: string[];
   nSamples: number;
   nFeatures: number;
@@ -84,6 +109,63 @@ export interface SvmPredictResult {
   accuracy?: number;
 }
 const CALLBACKS = ['onProgress', 'onWarning', 'onStage'];
+const SOLVER_CONSTRAINTS = {
+  solver: { allowed: "'auto', 'libsvm', 'liblinear' or 'logistic'", ok: (v: unknown) => ['auto', 'libsvm', 'liblinear', 'logistic'].includes(v as string) },
+  maxIter: LINEAR_SVC_CONSTRAINTS.maxIter,
+  loss: LINEAR_SVC_CONSTRAINTS.loss,
+};
+const LINEAR_KEYS = ['C', 'classWeight', 'scaler', 'seed', 'tol', 'maxIter', 'loss'];
+
+/**
+ * Which solver runs, for `nTrain` training rows: see SolverChoice.solver. Refuses combinations that
+ * mean nothing (gamma or an RBF kernel with a linear solver...) and, above libsvm-js' limit with the
+ * RBF kernel, names the switch: `--kernel linear`.
+ */
+function chooseSolver(nTrain: number, options: SvmOptions & SolverChoice, source: string, onStage?: (m: string) => void): 'libsvm' | LinearKind {
+  const solver = checkSolver(options.solver);
+  const cacheSize = options.cacheSize ?? SVM_DEFAULTS.cacheSize;
+  const kernel = options.kernel ?? SVM_DEFAULTS.kernel;
+  const limit = maxPrecomputedSamples(cacheSize);
+  let chosen: 'libsvm' | LinearKind;
+  if (solver === 'auto') {
+    if (nTrain <= limit) chosen = 'libsvm';
+    else if (kernel === 'linear') {
+      chosen = 'liblinear';
+      onStage?.(
+        `${nTrain} training samples: above the ${limit} that libsvm-js' 2 GiB heap holds for the exact kernel, so ftk uses LinearSVC ` +
+          `(LIBLINEAR's dual coordinate descent, squared hinge, one-vs-rest) on all ${nTrain} rows (--solver libsvm to refuse instead)`,
+      );
+    } else {
+      assertFitsHeap(nTrain, cacheSize, source);
+      chosen = 'libsvm';
+    }
+  } else chosen = solver;
+  if (chosen === 'libsvm') {
+    const linearOnly = (['maxIter', 'loss'] as const).filter((k) => options[k] !== undefined);
+    if (linearOnly.length) {
+      throw new OptionsError(`${linearOnly.join(', ')} only apply to the linear solvers. Received them with the libsvm solver.`, {
+        code: 'OPTIONS_CONFLICT',
+        suggestion: 'Add --solver liblinear (or logistic), or drop them.',
+      });
+    }
+    assertFitsHeap(nTrain, cacheSize, source);
+    return chosen;
+  }
+  const bad: string[] = [];
+  if (options.kernel === 'rbf') bad.push('kernel=rbf');
+  if (options.gamma !== undefined) bad.push(`gamma=${String(options.gamma)}`);
+  if (options.cacheSize !== undefined) bad.push('cacheSize');
+  if (options.shrinking !== undefined) bad.push('shrinking');
+  if (options.probability && chosen === 'liblinear') bad.push('probability');
+  if (options.loss !== undefined && chosen === 'logistic') bad.push('loss');
+  if (bad.length) {
+    throw new OptionsError(`The ${chosen} solver is a linear model: ${bad.join(', ')} do${bad.length > 1 ? '' : 'es'} not apply to it.`, {
+      code: 'OPTIONS_CONFLICT',
+      suggestion: options.probability && chosen === 'liblinear' ? 'For probabilities use --solver logistic.' : 'Drop them, or use --solver libsvm on fewer samples.',
+    });
+  }
+  return chosen;
+}
 
 function split<T extends object>(options: T, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -113,7 +195,7 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<string> {
 }
 
 /** Writes a model JSON (atomically, via a temporary file). Returns the absolute path. */
-export function saveSvmModel(file: string, json: SvmModelJson): Promise<string> {
+export function saveSvmModel(file: string, json: SvmModelJson | LinearModelJson): Promise<string> {
   return writeJsonAtomic(file, json);
 }
 
@@ -122,10 +204,11 @@ export function saveSvmModel(file: string, json: SvmModelJson): Promise<string> 
  * on all samples with the best point. The model carries the class names and the backbone info.
  */
 export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}): Promise<SvmFitResult> {
-  checkOptions('svm fit', options, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, grid: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' }, out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 } }, CALLBACKS);
+  checkOptions('svm fit', options, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, ...SOLVER_CONSTRAINTS, grid: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' }, out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 } }, CALLBACKS);
   const grid = options.grid ?? false;
   if (!grid) {
-    const gridOnly = GRID_KEYS.filter((k) => k !== 'seed' && (options as Record<string, unknown>)[k] !== undefined);
+    // workers also drive the linear solvers' fit (checked once the solver is known).
+    const gridOnly = GRID_KEYS.filter((k) => k !== 'seed' && k !== 'workers' && (options as Record<string, unknown>)[k] !== undefined);
     if (gridOnly.length > 0) {
       throw new OptionsError(`Option${gridOnly.length > 1 ? 's' : ''} ${gridOnly.join(', ')} only apply with grid: true.`, {
         code: 'OPTIONS_CONFLICT',
@@ -133,9 +216,11 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
       });
     }
   }
-  const f = await loadFeatures(featuresPrefix);
-  // The final fit uses every sample: refuse now, not after a grid search of minutes.
-  assertFitsHeap(f.n, options.cacheSize ?? SVM_DEFAULTS.cacheSize, npyFile(featuresPrefix));
+  const f = await loadFeatures(featuresPrefix, { shared: true });
+  // The final fit uses every sample: refuse (or switch) now, not after a grid search of minutes.
+  const solver = chooseSolver(f.n, options, npyFile(featuresPrefix), options.onStage);
+  if (solver !== 'libsvm') return linearFit(f, solver, options);
+  if (!grid && options.workers !== undefined) options.onWarning?.('workers has no effect on a single libsvm fit (it sets the threads of --grid and of the linear solvers).');
   const classNames = f.meta.classes;
   const X = { data: f.X, rows: f.n, cols: f.d };
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;
@@ -172,6 +257,48 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   return {
     model,
     json,
+    solver: 'libsvm',
+    ...(gridResult ? { grid: gridResult, gridTable: gridResult.table } : {}),
+    ...(outPath ? { outPath } : {}),
+    nSamples: f.n,
+    nFeatures: f.d,
+    classNames: model.classNames,
+  };
+}
+
+async function linearFit(f: LoadedFeatures, solver: LinearKind, options: SvmFitOptions): Promise<SvmFitResult> {
+  if (options.log !== undefined || options.resume) {
+    throw new OptionsError('The grid log and resume belong to the libsvm grid search; the linear solvers search C in one pass.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --grid-log / --resume.' });
+  }
+  const classNames = f.meta.classes;
+  const X = { data: f.X, rows: f.n, cols: f.d };
+  const linOpts = split(options, LINEAR_KEYS) as Record<string, unknown>;
+  const workers = options.workers;
+  let gridResult: GridSearchResult | undefined;
+  if (options.grid) {
+    const { C: _c, ...fixed } = linOpts;
+    options.onStage?.(`Grid search of C (${solver}) on ${f.n} samples x ${f.d} features (${classNames.length} classes)`);
+    gridResult = await linearGridSearch(solver, X, f.labels, fixed, {
+      ...(split(options, ['folds', 'repeats', 'shuffle', 'seed', 'workers', 'log2C']) as object),
+      onProgress: options.onProgress,
+      onWarning: options.onWarning,
+    });
+    linOpts.C = gridResult.best.C;
+    options.onStage?.(`Best: C=${gridResult.best.C}, ${gridResult.folds}-fold accuracy ${(100 * gridResult.best.meanAccuracy).toFixed(2)}%`);
+  }
+  options.onStage?.(`Fitting ${solver === 'logistic' ? 'LogisticRegression (multinomial, L-BFGS)' : 'LinearSVC (dual coordinate descent)'} on all ${f.n} samples`);
+  const model = linearModelFor(solver, { ...linOpts, ...(workers !== undefined ? { workers } : {}) });
+  await model.fit(X, f.labels, { onWarning: options.onWarning });
+  model.classNames = model.classes_!.map((c) => classNames[c] ?? String(c));
+  model.backbone = backboneOf(f);
+  if (gridResult) model.gridSearch = { bestC: gridResult.best.C, bestGamma: null, bestScore: gridResult.best.meanAccuracy, folds: gridResult.folds, seed: gridResult.seed };
+  const json = model.toJSON();
+  const outPath = options.out ? await writeJsonAtomic(options.out, json) : undefined;
+  if (outPath) options.onStage?.(`Model written to ${outPath}`);
+  return {
+    model,
+    json,
+    solver,
     ...(gridResult ? { grid: gridResult, gridTable: gridResult.table } : {}),
     ...(outPath ? { outPath } : {}),
     nSamples: f.n,
@@ -182,16 +309,59 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
 
 /** Stratified k-fold cross-validation of one SVM configuration on a features file. */
 export async function svmCrossValidate(featuresPrefix: string, options: SvmCvOptions = {}): Promise<SvmCvResult> {
-  checkOptions('svm cv', options, { ...SVM_CONSTRAINTS, ...CV_CONSTRAINTS }, CALLBACKS);
-  const f = await loadFeatures(featuresPrefix);
+  checkOptions('svm cv', options, { ...SVM_CONSTRAINTS, ...CV_CONSTRAINTS, ...SOLVER_CONSTRAINTS }, CALLBACKS);
+  const f = await loadFeatures(featuresPrefix, { shared: true });
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;
   const cvOpts = split(options, CV_KEYS) as CvOptions;
   // The largest training fold holds n - floor(n / k) samples.
   const folds = cvOpts.folds ?? CV_DEFAULTS.folds;
-  assertFitsHeap(f.n - Math.floor(f.n / folds), options.cacheSize ?? SVM_DEFAULTS.cacheSize, npyFile(featuresPrefix));
+  const solver = chooseSolver(f.n - Math.floor(f.n / folds), options, npyFile(featuresPrefix), options.onStage);
   options.onStage?.(`Cross-validating on ${f.n} samples x ${f.d} features (${f.meta.classes.length} classes)`);
+  if (solver !== 'libsvm') {
+    const r = await linearCrossValidate(solver, { data: f.X, rows: f.n, cols: f.d }, f.labels, split(options, LINEAR_KEYS), {
+      ...cvOpts,
+      onProgress: options.onProgress,
+      onWarning: options.onWarning,
+    });
+    const { model: _m, ...rest } = r;
+    return { ...rest, solver, params: { ...r.params }, classNames: r.classes.map((c) => f.meta.classes[c] ?? String(c)), nSamples: f.n, nFeatures: f.d };
+  }
   const r = await crossValidate({ data: f.X, rows: f.n, cols: f.d }, f.labels, svmOpts, {
     ...cvOpts,
+    onProgress: options.onProgress,
+    onWarning: options.onWarning,
+  });
+  return { ...r, solver, classNames: r.classes.map((c) => f.meta.classes[c] ?? String(c)), nSamples: f.n, nFeatures: f.d };
+}
+
+/** `ftk svm cv --grid`: options of the nested cross-validation (outer `folds`, inner `innerFolds`, the grid). */
+export interface SvmNestedCvOptions extends SvmOptions, NestedCvOptions, CommandCallbacks, SolverChoice {}
+
+export interface SvmNestedCvResult extends NestedCvResult {
+  classNames: string[];
+  nSamples: number;
+  nFeatures: number;
+}
+
+/**
+ * Nested cross-validation of the grid-searched classifier on a features file (scikit-learn's
+ * `cross_val_score(GridSearchCV(...))`): see nested.ts.
+ */
+export async function svmNestedCrossValidate(featuresPrefix: string, options: SvmNestedCvOptions = {}): Promise<SvmNestedCvResult> {
+  const { innerFolds, ...rest } = options;
+  checkOptions('svm cv --grid', rest, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, ...SOLVER_CONSTRAINTS }, CALLBACKS);
+  if (options.C !== undefined || options.gamma !== undefined) {
+    throw new OptionsError('The nested grid search chooses C (and gamma) on each outer training fold; do not pass them.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --C / --gamma, or set the grid with --log2c / --log2gamma.' });
+  }
+  const f = await loadFeatures(featuresPrefix, { shared: true });
+  const outer = options.folds ?? CV_DEFAULTS.folds;
+  const solver = chooseSolver(f.n - Math.floor(f.n / outer), options, npyFile(featuresPrefix), options.onStage);
+  const grid = split(options, ['folds', 'shuffle', 'seed', 'workers', 'log2C', 'log2Gamma']) as NestedCvOptions;
+  const modelOpts = solver === 'libsvm' ? split(options, SVM_KEYS) : split(options, LINEAR_KEYS);
+  options.onStage?.(`Nested cross-validation (${solver}): ${outer} outer folds, ${innerFolds ?? 'default'} inner folds, on ${f.n} samples x ${f.d} features`);
+  const r = await nestedCrossValidate({ data: f.X, rows: f.n, cols: f.d }, f.labels, solver, modelOpts, {
+    ...grid,
+    ...(innerFolds !== undefined ? { innerFolds } : {}),
     onProgress: options.onProgress,
     onWarning: options.onWarning,
   });
@@ -212,15 +382,40 @@ function checkBackbone(trained: BackboneInfo | undefined, features: BackboneInfo
   }
 }
 
+/** A saved SVM or linear model, by its `format` field. */
+export async function loadSvmOrLinearModel(modelPath: string): Promise<SvmClassifier | LinearClassifier> {
+  let text: string | undefined;
+  try {
+    text = await fsp.readFile(modelPath, 'utf8');
+  } catch {
+    // SvmClassifier.load reports a missing file.
+  }
+  if (text !== undefined && text.includes(`"${LINEAR_MODEL_FORMAT}"`)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return SvmClassifier.load(modelPath);
+    }
+    if ((json as { format?: unknown })?.format === LINEAR_MODEL_FORMAT) return linearFromJSON(json, modelPath);
+  }
+  return SvmClassifier.load(modelPath);
+}
+
+/** Whether the model gives class probabilities. */
+export function hasProbabilities(model: SvmClassifier | LinearClassifier): boolean {
+  return model instanceof SvmClassifier ? Boolean(model.probA_) : model.hasProbabilities;
+}
+
 /** The model's class names (class numbers as strings when it was fitted without names). */
-function classNamesOf(model: SvmClassifier): string[] {
+function classNamesOf(model: SvmClassifier | LinearClassifier): string[] {
   return model.classNames ? [...model.classNames] : model.classes_!.map(String);
 }
 
-function predictRows(model: SvmClassifier, X: Float32Array, n: number, d: number, files?: string[]): SvmPrediction[] {
+function predictRows(model: SvmClassifier | LinearClassifier, X: Float32Array, n: number, d: number, files?: string[]): SvmPrediction[] {
   const M = { data: X, rows: n, cols: d };
   const labels = model.predict(M);
-  const proba = model.probA_ ? model.predictProba(M) : undefined;
+  const proba = hasProbabilities(model) ? model.predictProba(M) : undefined;
   const names = classNamesOf(model);
   return labels.map((label, i) => {
     const labelIndex = model.classes_!.indexOf(label);
@@ -236,7 +431,7 @@ function predictRows(model: SvmClassifier, X: Float32Array, n: number, d: number
 
 /** Predicts every row of a features file with a saved model; refuses another backbone or dimension. */
 export async function svmPredict(modelPath: string, featuresPrefix: string): Promise<SvmPredictResult> {
-  const model = await SvmClassifier.load(modelPath);
+  const model = await loadSvmOrLinearModel(modelPath);
   try {
     const f = await loadFeatures(featuresPrefix, { requireLabels: false });
     checkBackbone(model.backbone, backboneOf(f), modelPath, featuresPrefix);
@@ -279,7 +474,7 @@ export type ImageFeatureExtractor = (
 ) => Promise<{ X: Float32Array; n: number; d: number; files: string[]; backbone: BackboneInfo }>;
 
 export async function svmPredictImages(modelPath: string, inputs: string[], extract: ImageFeatureExtractor): Promise<SvmPredictResult> {
-  const model = await SvmClassifier.load(modelPath);
+  const model = await loadSvmOrLinearModel(modelPath);
   try {
     if (!model.backbone) {
       throw new DatasetError(`${modelPath} does not record which backbone produced its training features, so images cannot be predicted.`, {

@@ -21,6 +21,11 @@ export interface LoadedFeatures {
 export interface LoadFeaturesOptions {
   /** Check labels (in range, at least 2 classes): needed for training. Default true. */
   requireLabels?: boolean;
+  /**
+   * Read the matrix into a SharedArrayBuffer and keep it there (no second copy): worker threads
+   * then read it in place (the linear classifiers). Default false.
+   */
+  shared?: boolean;
 }
 
 /** `<prefix>.npy` and `<prefix>.json` (a trailing .npy/.json on the prefix is ignored). */
@@ -34,8 +39,9 @@ const REEXTRACT = 'Extract the features again with `ftk bottleneck extract`, whi
 export async function loadFeatures(prefix: string, options: LoadFeaturesOptions = {}): Promise<LoadedFeatures> {
   const requireLabels = options.requireLabels ?? true;
   const files = featureFiles(prefix);
-  const read = async (file: string): Promise<Buffer> => {
+  const read = async (file: string, shared = false): Promise<Uint8Array> => {
     try {
+      if (shared) return await readShared(file);
       return await fsp.readFile(file);
     } catch (e) {
       throw new FeaturesError(`Features file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, {
@@ -45,17 +51,17 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
       });
     }
   };
-  const [npyBytes, jsonBytes] = await Promise.all([read(files.npy), read(files.json)]);
+  const [npyBytes, jsonBytes] = await Promise.all([read(files.npy, options.shared ?? false), read(files.json)]);
   let meta: FeaturesMeta;
   try {
-    meta = JSON.parse(jsonBytes.toString('utf8')) as FeaturesMeta;
+    meta = JSON.parse(Buffer.from(jsonBytes).toString('utf8')) as FeaturesMeta;
   } catch (e) {
     throw new FeaturesError(`${files.json} is not valid JSON.`, { code: 'FEATURES_BAD_JSON', suggestion: REEXTRACT, cause: e });
   }
   if (meta === null || typeof meta !== 'object') {
     throw new FeaturesError(`${files.json} does not hold a features description object.`, { code: 'FEATURES_BAD_JSON', suggestion: REEXTRACT });
   }
-  const arr = decodeNpy(npyBytes, files.npy);
+  const arr = decodeNpy(npyBytes, files.npy, { copy: !options.shared });
   if (arr.shape.length !== 2) {
     throw new FeaturesError(`${files.npy} has shape (${arr.shape.join(', ')}); features must be 2-D [N, D].`, {
       code: 'FEATURES_BAD_SHAPE',
@@ -128,4 +134,21 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
     });
   }
   return { X, n, d, meta, labels };
+}
+
+/** The whole file in a SharedArrayBuffer (read in 64 MiB pieces). */
+async function readShared(file: string): Promise<Uint8Array> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const out = new Uint8Array(new SharedArrayBuffer(size));
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await fh.read(out, at, Math.min(64 * 1024 * 1024, size - at), at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
 }

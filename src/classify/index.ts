@@ -15,6 +15,12 @@ export {
   svmFit,
   svmPredict,
   svmPredictImages,
+  svmNestedCrossValidate,
+  loadSvmOrLinearModel,
+  hasProbabilities,
+  type SolverChoice,
+  type SvmNestedCvOptions,
+  type SvmNestedCvResult,
   type CommandCallbacks,
   type ImageFeatureExtractor,
   type SvmCvOptions,
@@ -39,3 +45,25 @@ export { GramEngine } from './gram.js';
 export type { FeatureMatrix, MatrixLike } from './matrix.js';
 export type { ScalerKind } from './scaler.js';
 export type { KernelName } from './kernel.js';
+export {
+  LinearSVC,
+  LogisticRegression,
+  linearFromJSON,
+  loadLinearModel,
+  type LinearClassifier,
+  type LinearFitCallbacks,
+} from './linear.js';
+export {
+  LINEAR_SVC_DEFAULTS,
+  LOGISTIC_DEFAULTS,
+  SOLVERS,
+  SOLVER_DEFAULT,
+  type LinearOptions,
+  type LinearSvcLoss,
+  type LinearSvcOptions,
+  type LogisticOptions,
+  type SolverName,
+} from './linear_options.js';
+export { linearCrossValidate, linearGridSearch, type LinearCvResult, type LinearGridOptions, type LinearKind } from './linear_search.js';
+export { nestedCrossValidate, NESTED_INNER_FOLDS_DEFAULT, type NestedCvOptions, type NestedCvResult, type NestedFold } from './nested.js';
+export { maxPrecomputedSamples } from './libsvm.js';

@@ -77,8 +77,9 @@ export function assertFitsHeap(m: number, cacheSizeMB: number, source?: string):
       {
         code: 'SVM_HEAP_LIMIT',
         suggestion:
-          'Train on fewer samples (a stratified subset), or fine-tune the network instead of an SVM: ' +
-          'above ~10,000 images fine-tuning is the better tool anyway.',
+          'Use a linear model on all rows: --kernel linear (LinearSVC, chosen automatically above this limit) or ' +
+          '--solver logistic (LogisticRegression, with probabilities); in the library LinearSVC / LogisticRegression. ' +
+          'Or fine-tune the network instead.',
       },
     );
   }

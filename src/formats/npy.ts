@@ -49,7 +49,12 @@ export function encodeNpy(data: NpyData, shape: readonly number[]): Buffer {
 }
 
 /** Parses .npy bytes (version 1.x/2.x/3.x, little-endian, C order). `source` names the file in errors. */
-export function decodeNpy(bytes: Uint8Array, source = 'array.npy'): NpyArray {
+/**
+ * Decodes a .npy file. By default the data is copied out of `bytes`; with `copy: false` (and data
+ * aligned to its element size, as numpy writes it) the result is a view on `bytes`' memory, so a
+ * file read into a SharedArrayBuffer stays there (the linear classifiers' worker threads read it).
+ */
+export function decodeNpy(bytes: Uint8Array, source = 'array.npy', options: { copy?: boolean } = {}): NpyArray {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) {
     throw new FeaturesError(`${source} is not a NumPy .npy file (bad magic bytes).`, {
@@ -99,15 +104,20 @@ export function decodeNpy(bytes: Uint8Array, source = 'array.npy'): NpyArray {
       { code: 'NPY_TRUNCATED', suggestion: 'The file is truncated: extract the features again.' },
     );
   }
-  const copy = new Uint8Array(count * size);
-  copy.set(buf.subarray(offset, offset + count * size));
+  const at = buf.byteOffset + offset;
+  let copy: Uint8Array;
+  if (options.copy === false && at % size === 0) copy = new Uint8Array(buf.buffer, at, count * size);
+  else {
+    copy = new Uint8Array(count * size);
+    copy.set(buf.subarray(offset, offset + count * size));
+  }
   const data =
     descr === '<f4'
-      ? new Float32Array(copy.buffer)
+      ? new Float32Array(copy.buffer, copy.byteOffset, count)
       : descr === '<f8'
-        ? new Float64Array(copy.buffer)
+        ? new Float64Array(copy.buffer, copy.byteOffset, count)
         : descr === '<i4'
-          ? new Int32Array(copy.buffer)
+          ? new Int32Array(copy.buffer, copy.byteOffset, count)
           : copy;
   return { dtype: descr === '<u1' ? '|u1' : (descr as NpyDtype), shape, data };
 }

@@ -6,6 +6,7 @@
  * |---|---|---|
  * | `ftk-finetuned` | fine-tuned model folder (`ftk finetune`) | served |
  * | `ftk-svm-model` | SVM over bottleneck features (`ftk svm fit`) | served (svm.ts) |
+ * | `ftk-linear-model` | LinearSVC / LogisticRegression over bottleneck features (`ftk svm fit --solver ...`) | served (svm.ts) |
  * | `ftk-auto-bundle` | `ftk auto`'s winner refitted on all data | served (src/auto/bundle.ts) |
  */
 import { promises as fsp } from 'node:fs';
@@ -14,11 +15,12 @@ import { FtkError } from '../errors.js';
 import type { ClassifierFormat, SavedClassifier } from './classifier.js';
 import { autoBundleFormat } from '../auto/bundle.js';
 import { finetunedFormat } from './finetuned.js';
-import { svmFormat } from './svm.js';
+import { linearFormat, svmFormat } from './svm.js';
 
 export const CLASSIFIER_FORMATS: readonly ClassifierFormat[] = Object.freeze([
   finetunedFormat,
   svmFormat,
+  linearFormat,
   autoBundleFormat((source) => loadClassifier(source)),
 ]);
 

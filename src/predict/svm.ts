@@ -5,32 +5,36 @@
  * classified in JS from the stored support vectors.
  */
 import path from 'node:path';
+import { hasProbabilities, loadSvmOrLinearModel } from '../classify/commands.js';
+import type { LinearClassifier } from '../classify/linear.js';
 import { SvmClassifier } from '../classify/svm.js';
 import type { Dataset } from '../data/dataset.js';
 import { DatasetError } from '../errors.js';
 import { extractFeatures } from '../extract/extract.js';
+import { LINEAR_MODEL_FORMAT } from '../formats/linear_model.js';
 import { SVM_MODEL_FORMAT } from '../formats/svm_model.js';
 import { backboneLabel, backboneOptionsFrom } from '../models/backbone.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class SvmImageClassifier implements SavedClassifier {
-  readonly format = SVM_MODEL_FORMAT;
+  readonly format: string;
   readonly classes: readonly string[];
   readonly description: string;
 
   private constructor(
     readonly source: string,
-    private readonly model: SvmClassifier,
+    private readonly model: SvmClassifier | LinearClassifier,
   ) {
+    this.format = model instanceof SvmClassifier ? SVM_MODEL_FORMAT : LINEAR_MODEL_FORMAT;
     this.classes = model.classNames ?? model.classes_!.map(String);
     const b = model.backbone!;
-    const p = model.toJSON().params as { kernel?: string };
-    this.description = `${p.kernel ?? ''} SVM on ${backboneLabel(b)} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}${b.external ? `, '${describePreprocess(b.preprocessing)}' preprocessing` : ''}), ${this.classes.length} classes`;
+    const what = model instanceof SvmClassifier ? `${(model.toJSON().params as { kernel?: string }).kernel ?? ''} SVM` : model.kind === 'logistic' ? 'logistic regression' : 'linear SVM (LinearSVC)';
+    this.description = `${what} on ${backboneLabel(b)} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}${b.external ? `, '${describePreprocess(b.preprocessing)}' preprocessing` : ''}), ${this.classes.length} classes`;
   }
 
   static async load(file: string): Promise<SvmImageClassifier> {
-    const model = await SvmClassifier.load(file);
+    const model = await loadSvmOrLinearModel(file);
     if (!model.backbone) {
       model.dispose();
       throw new DatasetError(`${file} does not record the backbone of its training features, so it cannot classify images.`, {
@@ -57,7 +61,7 @@ export class SvmImageClassifier implements SavedClassifier {
     const [n, d] = r.meta.shape;
     const X = { data: r.features, rows: n, cols: d };
     const k = this.classes.length;
-    const rows: Float32Array[] = this.model.probA_
+    const rows: Float32Array[] = hasProbabilities(this.model)
       ? this.model.predictProba(X).map((p) => Float32Array.from(p))
       : this.model.predict(X).map((label) => {
           const oneHot = new Float32Array(k);
@@ -77,5 +81,11 @@ export class SvmImageClassifier implements SavedClassifier {
 export const svmFormat: ClassifierFormat = {
   format: SVM_MODEL_FORMAT,
   description: 'an SVM model JSON (`ftk svm fit --out model.json`)',
+  load: (source) => SvmImageClassifier.load(source),
+};
+
+export const linearFormat: ClassifierFormat = {
+  format: LINEAR_MODEL_FORMAT,
+  description: 'a linear model JSON (`ftk svm fit --solver liblinear|logistic --out model.json`)',
   load: (source) => SvmImageClassifier.load(source),
 };

@@ -4,9 +4,12 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
-import type { SvmCvOptions, SvmCvResult, SvmFitOptions, SvmPredictResult } from '../../index.js';
+import type { SvmCvOptions, SvmCvResult, SvmFitOptions, SvmNestedCvOptions, SvmPredictResult } from '../../index.js';
 import type { FailedPrediction, PredictionsDocument } from '../../formats/prediction.js';
 import { CV_DEFAULTS, GRID_LOG2C_DEFAULT, GRID_LOG2GAMMA_DEFAULT, SVM_DEFAULTS } from '../../classify/options.js';
+import { LINEAR_SVC_DEFAULTS, LOGISTIC_DEFAULTS } from '../../classify/linear_options.js';
+import { NESTED_INNER_FOLDS_DEFAULT } from '../../classify/nested.js';
+import { OptionsError } from '../../errors.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -19,6 +22,8 @@ export interface SvmCvContext {
   features: string;
   json: boolean;
   options: SvmCvOptions;
+  /** With --grid: the nested cross-validation's options (then `options` is unused). */
+  nested?: SvmNestedCvOptions;
 }
 export interface SvmPredictContext {
   model: string;
@@ -61,6 +66,9 @@ function svmOptionsFrom(raw: Record<string, any>) {
     folds: raw.folds,
     repeats: raw.repeats,
     workers: raw.workers,
+    solver: raw.solver,
+    maxIter: raw.maxIter,
+    loss: raw.loss,
   };
 }
 
@@ -79,16 +87,20 @@ export function svmFitContext(features: string, raw: Record<string, any>): SvmFi
     log: raw.gridLog,
     resume: raw.resume ? true : undefined,
   });
-  if (!raw.grid) {
-    delete options.folds;
-    delete options.workers;
-  }
+  if (!raw.grid) delete options.folds;
   if (raw.grid && repeats !== undefined) options.repeats = repeats;
   return { features, json: Boolean(raw.json), options };
 }
 
 export function svmCvContext(features: string, raw: Record<string, any>): SvmCvContext {
-  return { features, json: Boolean(raw.json), options: dropUndefined(svmOptionsFrom(raw)) };
+  const options = dropUndefined(svmOptionsFrom(raw));
+  if (!raw.grid) return { features, json: Boolean(raw.json), options };
+  const { repeats, ...rest } = options;
+  if (repeats !== undefined) {
+    throw new OptionsError('--repeats does not apply to --grid: nested cross-validation uses one outer k-fold.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --repeats, or drop --grid.' });
+  }
+  const nested: SvmNestedCvOptions = dropUndefined({ ...rest, innerFolds: raw.innerFolds, log2C: raw.log2c, log2Gamma: raw.log2gamma });
+  return { features, json: Boolean(raw.json), options, nested };
 }
 
 function gridLine(p: { log2C: number; log2Gamma: number | null; meanAccuracy: number }, best: { log2C: number; log2Gamma: number | null; meanAccuracy: number }) {
@@ -109,18 +121,21 @@ export async function runSvmFit(ctx: SvmFitContext): Promise<number> {
     },
   });
   const m = result.model;
+  const nSupport = 'nSupport_' in m ? m.nSupport_ : undefined;
   out.result(
     {
       out: result.outPath,
+      solver: result.solver,
       nSamples: result.nSamples,
       nFeatures: result.nFeatures,
       classes: result.classNames,
-      params: m.toJSON().params,
-      supportVectors: m.nSupport_,
+      params: result.json.params,
+      supportVectors: nSupport,
+      ...('nIter_' in m ? { iterations: m.nIter_, converged: m.converged_ } : {}),
       grid: result.grid && { best: result.grid.best, folds: result.grid.folds, seed: result.grid.seed, table: result.gridTable, resumedTasks: result.grid.resumedTasks },
     },
     `${result.nSamples} samples, ${result.nFeatures} features, ${result.classNames.length} classes; ` +
-      `${m.nSupport_?.reduce((a, b) => a + b, 0)} support vectors` +
+      (nSupport ? `${nSupport.reduce((a, b) => a + b, 0)} support vectors` : `${result.solver} solver, ${'nIter_' in m ? m.nIter_ : '?'} iterations`) +
       (result.outPath ? `\nwrote ${result.outPath}` : '\n(no --out given: model not saved)'),
   );
   return 0;
@@ -137,7 +152,21 @@ function confusionText(r: SvmCvResult): string {
 export async function runSvmCv(ctx: SvmCvContext): Promise<number> {
   const out = makeOutput(ctx.json);
   const bar = new ProgressBar(process.stderr, !ctx.json && Boolean(process.stderr.isTTY));
-  const { svmCrossValidate } = await import('../../classify/commands.js');
+  const { svmCrossValidate, svmNestedCrossValidate } = await import('../../classify/commands.js');
+  if (ctx.nested) {
+    const r = await svmNestedCrossValidate(ctx.features, {
+      ...ctx.nested,
+      onStage: (m) => out.info(m),
+      onWarning: (m) => out.warn(m),
+      onProgress: (e) => bar.update({ label: 'outer folds', done: e.tasksDone, total: e.tasksTotal }),
+    });
+    bar.done();
+    out.result(r, [
+      ...r.folds.map((f) => `outer fold ${f.fold + 1}: C=${f.C}${f.gamma !== null ? ` gamma=${f.gamma}` : ''} (inner ${r.innerFolds}-fold ${pct(f.innerAccuracy)}) -> ${pct(f.accuracy)} on ${f.nTest} held-out samples`),
+      `nested accuracy ${pct(r.meanAccuracy)} (95% interval ${pct(r.ci95[0])} - ${pct(r.ci95[1])}, std ${pct(r.stdAccuracy)})`,
+    ].join('\n'));
+    return 0;
+  }
   const r = await svmCrossValidate(ctx.features, {
     ...ctx.options,
     onStage: (m) => out.info(m),
@@ -205,6 +234,13 @@ function addSvmFlags(cmd: Command, withFolds: 'cv' | 'fit'): Command {
     .option('--folds <k>', `stratified folds${withFolds === 'fit' ? ' of the grid search' : ''} (default ${CV_DEFAULTS.folds})`, parseIntFlag('--folds', 2))
     .option('--repeats <n>', `repeated k-fold (default ${CV_DEFAULTS.repeats})`, parseIntFlag('--repeats', 1))
     .option('--workers <n>', 'worker threads for the folds (default: all cores)', parseIntFlag('--workers', 1))
+    .option(
+      '--solver <name>',
+      'auto: libsvm while the exact kernel fits its heap, above that (with --kernel linear) LinearSVC on all rows; libsvm; liblinear (LinearSVC); logistic (multinomial LogisticRegression, probabilities) (default auto)',
+      parseChoice('--solver', ['auto', 'libsvm', 'liblinear', 'logistic'] as const),
+    )
+    .option('--max-iter <n>', `linear solvers: most epochs (liblinear, default ${LINEAR_SVC_DEFAULTS.maxIter}) or L-BFGS iterations (logistic, default ${LOGISTIC_DEFAULTS.maxIter})`, parseIntFlag('--max-iter', 1))
+    .option('--loss <loss>', `liblinear: squared_hinge or hinge (default ${LINEAR_SVC_DEFAULTS.loss})`, parseChoice('--loss', ['squared_hinge', 'hinge'] as const))
     .option('--json', 'print one JSON result on stdout');
   return cmd;
 }
@@ -238,8 +274,12 @@ export function svmCommand(actions: SvmActions = {}): Command {
   addSvmFlags(
     cmd
       .command('cv')
-      .description('Stratified k-fold cross-validation: per-fold and mean accuracy with a 95% interval, macro-F1, confusion matrix')
-      .argument('<features>', 'features prefix'),
+      .description('Stratified k-fold cross-validation: per-fold and mean accuracy with a 95% interval, macro-F1, confusion matrix; with --grid the nested estimate of the grid-searched SVM')
+      .argument('<features>', 'features prefix')
+      .option('--grid', 'nested cross-validation: on each outer training fold a grid search (inner folds) chooses C (and gamma), the refit is scored on the outer fold')
+      .option('--inner-folds <k>', `inner folds of --grid (default ${NESTED_INNER_FOLDS_DEFAULT})`, parseIntFlag('--inner-folds', 2))
+      .option('--log2c <begin,end,step>', `grid of log2(C) for --grid (default ${rangeText(GRID_LOG2C_DEFAULT)})`, parseLog2Range('--log2c'))
+      .option('--log2gamma <begin,end,step>', `grid of log2(gamma) for --grid (default ${rangeText(GRID_LOG2GAMMA_DEFAULT)})`, parseLog2Range('--log2gamma')),
     'cv',
   ).action(async (features: string, raw: Record<string, unknown>) => {
     process.exitCode = await cv(svmCvContext(features, raw));

@@ -1,0 +1,109 @@
+/**
+ * The "Linear models" section of bench/RESULTS.md, read from the raw records only:
+ * bench/linear/results.jsonl (bench/linear/compare.ts), bench/linear/memory.jsonl
+ * (bench/linear/memory.ts) and bench/svm/limit.jsonl (bench/svm/limit.ts).
+ *
+ *   npx tsx bench/linear/report.ts
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeResultsSection } from '../results_md.js';
+
+const read = <T>(file: string): T[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as T)
+    : [];
+
+interface Side {
+  seconds: number;
+  accuracy: number;
+  iterations?: number;
+  n_iter?: number;
+  converged: boolean;
+}
+interface Pair {
+  date: string;
+  backbone: string;
+  set: string;
+  model: string;
+  C: number;
+  n: number;
+  d: number;
+  classes: number;
+  ftk: Side;
+  sklearn: Side & { sklearn: string; numpy: string };
+  ratio: number;
+  accuracyDiffPoints: number;
+  ftkWorkers: number;
+  loadavgBefore: number[];
+  node: string;
+}
+const pairs = read<Pair>('bench/linear/results.jsonl');
+const memory = read<Record<string, number | string | number[]>>('bench/linear/memory.jsonl');
+const limit = read<Record<string, number | string | boolean | number[]>>('bench/svm/limit.jsonl');
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const names: Record<string, string> = { smallcnn: 'small convnet (Flatten, 256)', mobilenet025: 'MobileNet 0.25 (avg pool, 256)' };
+const setNames: Record<string, string> = { 'c5-9': 'classes 5-9 (5)', all10: 'all ten (10)' };
+const models: Record<string, string> = { logistic: 'LogisticRegression', 'linear-svc': 'LinearSVC' };
+
+const groups = new Map<string, Pair[]>();
+for (const p of pairs) {
+  const key = `${p.backbone}|${p.set}|${p.model}`;
+  groups.set(key, [...(groups.get(key) ?? []), p]);
+}
+const rows = [...groups.values()].map((g) => {
+  const p = g[0];
+  const ratios = g.map((x) => x.ratio);
+  const pct = (xs: number[]) => `${(100 * median(xs)).toFixed(2)}%`;
+  const conv = (s: Side[]) => (s.every((x) => x.converged) ? '' : ' (maxIter)');
+  return (
+    `| ${names[p.backbone] ?? p.backbone} | ${setNames[p.set] ?? p.set} | ${models[p.model] ?? p.model} C=${p.C} | ${g.length} | ` +
+    `${pct(g.map((x) => x.ftk.accuracy))} | ${pct(g.map((x) => x.sklearn.accuracy))} | ${median(g.map((x) => x.accuracyDiffPoints)).toFixed(2)} | ` +
+    `${median(g.map((x) => x.ftk.seconds)).toFixed(1)} s${conv(g.map((x) => x.ftk))} | ${median(g.map((x) => x.sklearn.seconds)).toFixed(1)} s${conv(g.map((x) => x.sklearn))} | ` +
+    `**${median(ratios).toFixed(2)}** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${median(g.map((x) => x.loadavgBefore[0])).toFixed(1)} |`
+  );
+});
+const first = pairs[0];
+const m = memory[memory.length - 1];
+const l = limit[limit.length - 1];
+const section = `## Linear models: ftk vs scikit-learn on 30,000 Fashion-MNIST images (issue 15)
+
+ftk's \`LogisticRegression\` (multinomial, L-BFGS) and \`LinearSVC\` (dual coordinate descent,
+one-vs-rest) against scikit-learn ${first?.sklearn.sklearn ?? '?'} (numpy ${first?.sklearn.numpy ?? '?'}) on the same features, the same C and the
+same scaler (standardize, fitted on the training rows, counted in both fit times), both libraries'
+defaults otherwise (tol 1e-4, max_iter 100 / 1000). 30,000 training images, accuracy on the
+Fashion-MNIST test images of the same classes. ftk: worker threads = ${first?.ftkWorkers ?? '?'} (all cores; one-vs-rest
+problems per thread for LinearSVC, row slices of each gradient for LogisticRegression);
+scikit-learn: \`n_jobs\` unused by both estimators (LinearSVC is single-threaded LIBLINEAR,
+multinomial lbfgs ignores it), numpy's BLAS free to use both cores. Each pair ran interleaved
+(ftk then scikit-learn, the other way round on odd repeats) on a machine shared with other jobs;
+the ratio is taken within each pair, the table gives medians (range over repeats) and the median
+1-minute load average before the pair.
+
+| features | classes | model | pairs | ftk accuracy | sklearn accuracy | diff (points) | ftk fit | sklearn fit | ftk / sklearn | load |
+|---|---|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Memory (\`bench/linear/memory.ts\`, synthetic float32 features ${m?.rows ?? '?'} x ${m?.cols ?? '?'} = ${m?.matrixMb ?? '?'} MB, 20 epochs, all cores):
+peak RSS of \`ftk svm fit --kernel linear\` ${m?.peakRssMb ?? '?'} MB = **${m?.ratio ?? '?'}x** the matrix, of which the CLI's fixed
+start-up (it imports all of ftk, TF.js, ONNX Runtime and sharp) is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a
+300 x 8 file); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
+The matrix is read once into shared memory and never copied or scaled.
+
+The exact kernel's limit (\`bench/svm/limit.ts\`): an SVM on ${l?.samples ?? '?'} rows (\`maxPrecomputedSamples\`, default
+100 MB cache) fitted, libsvm-js' heap at ${l ? (Number(l.heapBytesAfter) / 2 ** 30).toFixed(2) : '?'} GiB of ${l ? (Number(l.heapLimitBytes) / 2 ** 30).toFixed(2) : '?'} GiB afterwards (${l ? Number(l.seconds).toFixed(0) : '?'} s).
+
+Commands: \`npx tsx bench/fashion_mnist.ts\` (PNG files and the small convnet), \`npx tsx bench/linear/features.ts\`,
+\`npx tsx bench/linear/compare.ts\`, \`npm run build && npx tsx bench/linear/memory.ts\`, \`npx tsx bench/svm/limit.ts\`,
+then \`npx tsx bench/linear/report.ts\`. Raw records: \`bench/linear/results.jsonl\`, \`bench/linear/memory.jsonl\`,
+\`bench/svm/limit.jsonl\` (each line with its date, load average and versions).
+`;
+writeResultsSection('linear-models', section);
+console.log(section);

@@ -1,0 +1,249 @@
+/**
+ * The linear classifiers (src/classify/linear*.ts): scikit-learn's solutions on a fixed fixture,
+ * determinism across worker counts, persistence, grid search, nested CV, and the `ftk svm`
+ * switch above libsvm-js' limit.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { svmCrossValidate, svmFit, svmNestedCrossValidate, svmPredict } from '../src/classify/commands.js';
+import { loadFeatures } from '../src/classify/features_io.js';
+import { LinearSVC, LogisticRegression, linearFromJSON } from '../src/classify/linear.js';
+import { sharedMatrix } from '../src/classify/linear_pool.js';
+import { linearCrossValidate, linearGridSearch } from '../src/classify/linear_search.js';
+import { maxPrecomputedSamples } from '../src/classify/libsvm.js';
+import { nestedCrossValidate } from '../src/classify/nested.js';
+import { SVM_DEFAULTS } from '../src/classify/options.js';
+import { gridSearch } from '../src/classify/search.js';
+import { SvmClassifier } from '../src/classify/svm.js';
+import { foldSplit, stratifiedKFold } from '../src/data/split.js';
+import { Rng } from '../src/data/random.js';
+import { encodeNpy } from '../src/formats/npy.js';
+import { tempHome } from './helpers/home.js';
+
+/**
+ * The fixture, as numpy computes it (see the python below): 240 x 5 float32, 3 classes.
+ *   i = arange(240)[:, None]; j = arange(5)[None, :]
+ *   X = (sin(0.37 i (j + 1) + 0.5 j) + 0.3 cos(1.3 i + j)).astype(float32); y = arange(240) % 3
+ *   X[arange(240), y] += 0.8
+ */
+function fixture(): { X: Float32Array; y: number[]; n: number; d: number } {
+  const n = 240;
+  const d = 5;
+  const X = new Float32Array(n * d);
+  const y = Array.from({ length: n }, (_, i) => i % 3);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) X[i * d + j] = Math.fround(Math.sin(0.37 * i * (j + 1) + 0.5 * j) + 0.3 * Math.cos(1.3 * i + j));
+    X[i * d + y[i]] = Math.fround(X[i * d + y[i]] + Math.fround(0.8));
+  }
+  return { X, y, n, d };
+}
+
+/**
+ * scikit-learn 1.2.1 on StandardScaler().fit_transform(X): LogisticRegression(C, tol=1e-10,
+ * max_iter=10000) (multinomial lbfgs) and LinearSVC(C, tol=1e-10, max_iter=100000, dual=True).
+ */
+const SKLEARN = {
+  '0.1': {
+    lrCoef: [
+      [0.6660073284763613, -0.33049519396398963, -0.29582617954298307, 0.03182371676894395, 0.06545499835637274],
+      [-0.3899163957692362, 0.6872338867371487, -0.38587994842267026, 0.06968674901528014, -0.006700417765290931],
+      [-0.2760909327071251, -0.35673869277315934, 0.6817061279656533, -0.10151046578422408, -0.058754580591081774],
+    ],
+    lrIntercept: [0.02369124847700574, -0.023843003681135993, 0.00015175520413052718],
+    svcCoef: [
+      [0.4281932062791829, -0.2145180216978776, -0.20452762231466162, 0.047334616214766936, 0.0303112994033445],
+      [-0.28957800519999743, 0.4831996174267403, -0.28960960280299086, 0.051484261719766014, -0.00436049396543705],
+      [-0.2126776620409312, -0.22795253626437684, 0.43657435995156735, -0.04894210332540536, -0.04714096292940673],
+    ],
+    svcIntercept: [-0.35604025530029626, -0.3958532584979257, -0.3661777168248982],
+  },
+  '1': {
+    lrCoef: [
+      [0.8344836921398332, -0.4166135104043712, -0.35184961499890566, 0.038994653692124064, 0.0944127504654414],
+      [-0.5128639112413965, 0.8781176996053981, -0.5131092002155561, 0.11385228162010197, -0.020775930681189953],
+      [-0.32161978089843674, -0.461504189201027, 0.8649588152144614, -0.15284693531222607, -0.07363681978425128],
+    ],
+    lrIntercept: [0.0478765621798151, -0.05066378279500304, 0.0027872206151880884],
+    svcCoef: [
+      [0.44149383701653844, -0.22116302365887458, -0.21213754416489553, 0.04986280945857836, 0.032001662721973655],
+      [-0.3071556034191371, 0.5055347516829123, -0.30721040284392087, 0.05854182132421911, -0.006201246585553361],
+      [-0.22257416892432985, -0.23794471968382686, 0.45498226126924307, -0.05317746305069053, -0.050069139653931796],
+    ],
+    svcIntercept: [-0.3672643448241388, -0.41181879426891743, -0.3815822445516747],
+  },
+};
+
+function assertClose(actual: ArrayLike<number>, expected: readonly number[], tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs scikit-learn ${expected[i]} (tol ${tol})`);
+  }
+}
+
+for (const C of [0.1, 1] as const) {
+  const ref = SKLEARN[String(C) as '0.1' | '1'];
+  test(`LogisticRegression C=${C} finds scikit-learn's multinomial solution (coef within 1e-4)`, async () => {
+    const { X, y, n, d } = fixture();
+    const m = await new LogisticRegression({ C, tol: 1e-10, maxIter: 10000, workers: 1 }).fit({ data: X, rows: n, cols: d }, y);
+    ref.lrCoef.forEach((row, c) => assertClose(m.coef_![c], row, 1e-4, `coef[${c}]`));
+    assertClose(m.intercept_!, ref.lrIntercept, 1e-4, 'intercept');
+    const p = m.predictProba({ data: X.subarray(0, d), rows: 1, cols: d })[0];
+    assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+  });
+  test(`LinearSVC C=${C} finds LIBLINEAR's one-vs-rest solution (coef within 1e-4)`, async () => {
+    const { X, y, n, d } = fixture();
+    const m = await new LinearSVC({ C, tol: 1e-10, maxIter: 100000, workers: 1 }).fit({ data: X, rows: n, cols: d }, y);
+    assert.equal(m.converged_, true);
+    ref.svcCoef.forEach((row, c) => assertClose(m.coef_![c], row, 1e-4, `coef[${c}]`));
+    assertClose(m.intercept_!, ref.svcIntercept, 1e-4, 'intercept');
+  });
+}
+
+test('LinearSVC: hinge loss, l2 and none scalers, class weights and a two-class problem all fit and separate a clear problem', async () => {
+  const rng = new Rng(5);
+  const n = 400;
+  const d = 4;
+  const y = Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 1 : 0));
+  const X = Float32Array.from({ length: n * d }, (_, j) => rng.normal() + (y[Math.floor(j / d)] ? 3 : 0) + 5);
+  for (const opts of [{ loss: 'hinge' as const }, { scaler: 'none' as const }, { classWeight: 'balanced' as const }]) {
+    const m = await new LinearSVC({ ...opts, workers: 1 }).fit({ data: X, rows: n, cols: d }, y);
+    assert.equal(m.coef_!.length, 1, 'two classes: one weight row, as scikit-learn');
+    assert.ok(m.score({ data: X, rows: n, cols: d }, y) > 0.95, JSON.stringify(opts));
+  }
+  // The 'l2' scaler is folded into the solver's arithmetic: the same weights as 'none' on rows normalized beforehand.
+  const normalized = Float32Array.from(X);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += X[i * d + k] ** 2;
+    for (let k = 0; k < d; k++) normalized[i * d + k] = X[i * d + k] / Math.sqrt(s);
+  }
+  for (const Model of [LinearSVC, LogisticRegression]) {
+    const a = await new Model({ scaler: 'l2', workers: 1, tol: 1e-8, maxIter: 5000 }).fit({ data: X, rows: n, cols: d }, y);
+    const b = await new Model({ scaler: 'none', workers: 1, tol: 1e-8, maxIter: 5000 }).fit({ data: normalized, rows: n, cols: d }, y);
+    assertClose(a.coef_![0], Array.from(b.coef_![0]), 1e-4, `${Model.name} l2 coef`);
+  }
+  assert.throws(() => new LinearSVC({ loss: 'log' as never }).toJSON(), /not fitted/);
+  await assert.rejects(new LinearSVC({ loss: 'log' as never }).fit({ data: X, rows: n, cols: d }, y), /loss must be one of 'squared_hinge', 'hinge'. Received loss="log"/);
+});
+
+test('the same fit on 1 and 2 worker threads: LinearSVC identical; LogisticRegression identical between two 2-worker runs and within 1e-6 of 1 worker', async () => {
+  const { X, y, n, d } = fixture();
+  const M = { data: sharedMatrix(X), rows: n, cols: d };
+  const s1 = await new LinearSVC({ workers: 1 }).fit(M, y);
+  const s2 = await new LinearSVC({ workers: 2 }).fit(M, y);
+  s1.coef_!.forEach((w, c) => assert.deepEqual(Array.from(s2.coef_![c]), Array.from(w)));
+  const l1 = await new LogisticRegression({ workers: 1, tol: 1e-8, maxIter: 1000 }).fit(M, y);
+  const l2a = await new LogisticRegression({ workers: 2, tol: 1e-8, maxIter: 1000 }).fit(M, y);
+  const l2b = await new LogisticRegression({ workers: 2, tol: 1e-8, maxIter: 1000 }).fit(M, y);
+  l2a.coef_!.forEach((w, c) => {
+    assert.deepEqual(Array.from(l2b.coef_![c]), Array.from(w));
+    assertClose(w, Array.from(l1.coef_![c]), 1e-6, `coef[${c}]`);
+  });
+  assert.equal(sharedMatrix(M.data), M.data, 'a shared matrix is not copied again');
+});
+
+test('toJSON / fromJSON round trip predicts the same; predicting before fit or with another width fails clearly', async () => {
+  const { X, y, n, d } = fixture();
+  const M = { data: X, rows: n, cols: d };
+  for (const m of [await new LogisticRegression({ workers: 1 }).fit(M, y), await new LinearSVC({ workers: 1 }).fit(M, y)]) {
+    const back = linearFromJSON(JSON.parse(JSON.stringify(m.toJSON())));
+    assert.equal(back.kind, m.kind);
+    assert.deepEqual(back.predict(M), m.predict(M));
+    assert.deepEqual(back.decisionFunction(M).map((r) => Array.from(r)), m.decisionFunction(M).map((r) => Array.from(r)));
+    assert.throws(() => m.predict({ data: new Float32Array(4), rows: 1, cols: 4 }), /X has 4 features, but this model was fitted on 5/);
+  }
+  assert.throws(() => new LogisticRegression().predict(M), /not fitted yet/);
+  assert.throws(() => linearFromJSON({ format: 'ftk-linear-model', formatVersion: 1, model: 'logistic', classes: [0, 1], nFeatures: 2, coef: [[1, 2]], intercept: [0], scaler: { kind: 'none' } }, 'm.json'), /m.json is not a valid ftk linear model: coef must be 2 rows of 2/);
+});
+
+test('linearGridSearch: one path per fold, the table in the given order, the best by mean accuracy (ties to the smaller C); cross-validation agrees with the table', async () => {
+  const { X, y, n, d } = fixture();
+  const M = { data: X, rows: n, cols: d };
+  const log2C = [3, -9, -1];
+  const g = await linearGridSearch('logistic', M, y, {}, { folds: 3, seed: 1, log2C, workers: 2 });
+  assert.deepEqual(g.table.map((p) => p.log2C), log2C);
+  const top = Math.max(...g.table.map((p) => p.meanAccuracy));
+  assert.equal(g.best.meanAccuracy, top);
+  assert.equal(g.best.C, Math.min(...g.table.filter((p) => p.meanAccuracy === top).map((p) => p.C)));
+  const cv = await linearCrossValidate('logistic', M, y, { C: 2 ** -1 }, { folds: 3, seed: 1, workers: 1 });
+  const row = g.table.find((p) => p.log2C === -1)!;
+  // The grid fits the C path warm-started, cross-validation from zero: same optimum, same predictions here.
+  assert.ok(Math.abs(cv.meanAccuracy - row.meanAccuracy) < 0.01, `${cv.meanAccuracy} vs ${row.meanAccuracy}`);
+  assert.equal(cv.confusion.flat().reduce((a, b) => a + b, 0), n);
+  await assert.rejects(linearGridSearch('liblinear', M, y, { C: 1 }), /The grid search chooses C; do not pass it/);
+});
+
+test('nestedCrossValidate: each outer fold is a grid search on its training rows only, a refit, a score on the held-out rows', async () => {
+  const { X, y, n, d } = fixture();
+  const M = { data: X, rows: n, cols: d };
+  const grid = { folds: 3, seed: 2, innerFolds: 2, log2C: [-3, 1, 5], log2Gamma: [-3, -1], workers: 1 };
+  const r = await nestedCrossValidate(M, y, 'libsvm', {}, grid);
+  assert.equal(r.folds.length, 3);
+  assert.equal(r.meanAccuracy, r.foldAccuracies.reduce((a, b) => a + b, 0) / 3);
+  assert.ok(r.ci95[0] <= r.meanAccuracy && r.meanAccuracy <= r.ci95[1]);
+  // Redo outer fold 1 by hand: the same split, an inner search on its training rows, the refit.
+  const outer = stratifiedKFold(Int32Array.from(y), 3, { shuffle: true, seed: 2 });
+  const { train, test: held } = foldSplit(outer, 1);
+  const take = (rows: Int32Array) => {
+    const data = new Float32Array(rows.length * d);
+    rows.forEach((row, i) => data.set(X.subarray(row * d, row * d + d), i * d));
+    return { data, rows: rows.length, cols: d };
+  };
+  const ytr = Array.from(train, (i) => y[i]);
+  const best = (await gridSearch(take(train), ytr, {}, { folds: 2, seed: 2 + 1 + 1, log2C: grid.log2C, log2Gamma: grid.log2Gamma, workers: 1 })).best;
+  assert.equal(r.folds[1].C, best.C);
+  assert.equal(r.folds[1].gamma, best.gamma);
+  const clf = await new SvmClassifier({ C: best.C, gamma: best.gamma! }).fit(take(train), ytr);
+  assert.equal(r.folds[1].accuracy, clf.score(take(held), Array.from(held, (i) => y[i])));
+  clf.dispose();
+  const lin = await nestedCrossValidate(M, y, 'liblinear', {}, { folds: 3, seed: 2, innerFolds: 2, log2C: [-5, 0], workers: 1 });
+  assert.ok(lin.folds.every((f) => f.gamma === null && (f.C === 2 ** -5 || f.C === 1)));
+});
+
+test('ftk svm: above the exact kernel limit --kernel linear switches to LinearSVC on all rows and says so; rbf is refused naming the switch; svm cv --grid is the nested estimate', async () => {
+  const dir = await tempHome('ftk-linear-');
+  const limit = maxPrecomputedSamples(SVM_DEFAULTS.cacheSize);
+  const n = limit + 200;
+  const d = 3;
+  const rng = new Rng(9);
+  const labels = Array.from({ length: n }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: n * d }, (_, j) => rng.normal() + (labels[Math.floor(j / d)] ? 2 : 0));
+  const prefix = path.join(dir, 'big');
+  writeFileSync(`${prefix}.npy`, encodeNpy(X, [n, d]));
+  writeFileSync(`${prefix}.json`, JSON.stringify({ shape: [n, d], classes: ['a', 'b'], labels }));
+  const loaded = await loadFeatures(prefix, { shared: true });
+  assert.ok(loaded.X.buffer instanceof SharedArrayBuffer, 'shared: the matrix stays in the SharedArrayBuffer it was read into');
+  await assert.rejects(svmFit(prefix), (e: Error & { suggestion?: string }) => {
+    assert.match(e.message, new RegExp(`at most ${limit} training samples fit`));
+    assert.match(e.suggestion ?? '', /--kernel linear/);
+    return true;
+  });
+  const stages: string[] = [];
+  const out = path.join(dir, 'linear.json');
+  const fit = await svmFit(prefix, { kernel: 'linear', out, onStage: (m) => stages.push(m) });
+  assert.equal(fit.solver, 'liblinear');
+  assert.ok(stages.some((s) => s.includes(`${n} training samples: above the ${limit}`) && s.includes(`on all ${n} rows`)), stages.join('\n'));
+  const saved = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(saved.format, 'ftk-linear-model');
+  assert.equal(saved.training.nSamples, n);
+  const pred = await svmPredict(out, prefix);
+  assert.equal(pred.predictions.length, n);
+  assert.ok(pred.accuracy! > 0.8, `accuracy ${pred.accuracy}`);
+  await assert.rejects(svmFit(prefix, { solver: 'liblinear', gamma: 1 }), /linear model: gamma=1 does not apply/);
+  await assert.rejects(svmFit(prefix, { solver: 'liblinear', probability: true }), (e: Error & { suggestion?: string }) => /--solver logistic/.test(e.suggestion ?? ''));
+  const cv = await svmCrossValidate(prefix, { solver: 'logistic', folds: 3 });
+  assert.equal(cv.solver, 'logistic');
+  assert.equal(cv.foldAccuracies.length, 3);
+  // svm cv --grid on a small file: the nested estimate with per-fold parameters.
+  const small = path.join(dir, 'small');
+  const { X: fx, y: fy, n: fn, d: fd } = fixture();
+  writeFileSync(`${small}.npy`, encodeNpy(fx, [fn, fd]));
+  writeFileSync(`${small}.json`, JSON.stringify({ shape: [fn, fd], classes: ['p', 'q', 'r'], labels: fy }));
+  const nested = await svmNestedCrossValidate(small, { folds: 3, innerFolds: 2, log2C: [-1, 3], log2Gamma: [-3], workers: 1 });
+  assert.equal(nested.folds.length, 3);
+  assert.ok(nested.folds.every((f) => f.gamma === 2 ** -3 && (f.C === 0.5 || f.C === 8)));
+  assert.deepEqual(nested.classNames, ['p', 'q', 'r']);
+  await assert.rejects(svmNestedCrossValidate(small, { C: 1 }), /chooses C \(and gamma\)/);
+});
