@@ -46,7 +46,8 @@ import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSour
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
 import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
-import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
+import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
+import { ReplicaPool } from './parallel.js';
 import { adamAccBeta, initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
@@ -67,6 +68,8 @@ export interface FinetuneStats {
   prefixRuntime: string;
   /** Epoch of the checkpoint the run resumed from (stage:epoch), if any. */
   resumedFrom?: string;
+  /** Training worker threads (1: the main thread; see `FinetuneOptions.workers`). */
+  workers: number;
 }
 
 export interface FinetuneResult {
@@ -471,6 +474,12 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         : `Fine-tuning ${r.model}: frozen ${fm.freeze.description}; ${prefixMode === 'bank' ? `frozen layers run once per view (${viewsPerImage} view${viewsPerImage > 1 ? 's' : ''} per training image), cached` : prefixMode === 'per-step' ? 'frozen layers run at every step' : 'nothing frozen'}; ${units[0].train.length} training / ${units[0].val.length} validation images.`,
     );
 
+    const workers = resolveWorkers(r.workers, backend.name, r.batchSize);
+    if (workers > 1) {
+      notice(`Training on ${workers} worker threads${r.workers === 'auto' ? ` (one per core, --workers auto)` : ''}: each batch of ${r.batchSize} is split across them and their gradients summed (--workers 1 trains on the main thread).`);
+    }
+    const replicas = workers > 1 ? await ReplicaPool.create(fm, workers, backend.name) : undefined;
+    try {
     await runStages(
       {
         fm,
@@ -510,12 +519,16 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         },
         onProgress: options.onProgress,
         onEpoch: options.onEpoch,
+        replicas,
       },
       stages,
       state,
       restoredOptimizer,
       restoredBest,
     );
+    } finally {
+      await replicas?.release();
+    }
     if (restoredOptimizer) tf.dispose(restoredOptimizer.weights.map((w) => w.tensor));
 
     // Save.
@@ -542,7 +555,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       weights: r.weights,
       head: { pooling: r.model === 'smallcnn' ? 'flatten' : r.pooling, dropout: r.model === 'smallcnn' ? 0.5 : r.dropout },
       freeze: { spec: r.freeze, description: fm.freeze.description, frozenLayers: fm.freeze.frozenLayers, lastFrozen: fm.freeze.lastFrozen, totalLayers: fm.freeze.totalLayers },
-      training: { ...config, augment: augmentKey, lrPhase2: r.scratch ? undefined : r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, microBatch, backend: backend.name },
+      training: { ...config, augment: augmentKey, lrPhase2: r.scratch ? undefined : r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, microBatch, backend: backend.name, workers },
       history: state.history,
       metrics: {
         valAccuracy: finalStage.val.length ? (state.bestValAccuracy ?? last?.valAccuracy) : undefined,
@@ -581,6 +594,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         prefixMode,
         prefixRuntime,
         resumedFrom,
+        workers,
       },
     };
   }
