@@ -19,7 +19,10 @@
  * - frozen BatchNormalization runs in inference mode (tfjs would use batch statistics: see graph.ts);
  * - a batch that does not fit the memory budget runs as micro-batches whose gradients are summed
  *   (BN in inference mode makes that the same step);
- * - on wasm, the missing convolution gradient kernels are registered (src/runtime/wasm_gradients.ts).
+ * - on wasm, the missing convolution gradient kernels are registered (src/runtime/wasm_gradients.ts);
+ * - data-parallel steps on worker threads (`workers`, default one per core on wasm): each batch is
+ *   split across replicas of the model, their gradients summed in a fixed order, one Adam update
+ *   here (parallel.ts).
  *
  * Checkpoints: after every epoch, atomically (checkpoint.ts); `resume: true` continues a killed run.
  *
@@ -480,52 +483,52 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
     }
     const replicas = workers > 1 ? await ReplicaPool.create(fm, workers, backend.name) : undefined;
     try {
-    await runStages(
-      {
-        fm,
-        labels,
-        classes: dataset.classes.length,
-        mutable,
-        initial,
-        seed: r.seed,
-        patience: r.patience,
-        batchSize: r.batchSize,
-        trainableFor: (stage) => (stage.phase === 'head' ? fm.headLayers : stage.phase === 'scratch' ? fm.model.layers : mutable as tf.layers.Layer[]),
-        sourcesFor,
-        microBatch: (stage) => (stage.phase === 'head' ? r.batchSize : microBatch),
-        evalBatch: (stage) => (stage.phase === 'head' ? 256 : inferBatch),
-        beforeEpoch: ensureBanks,
-        checkpoint: async (loop, optimizer, best) => {
-          const optArrays: NamedArray[] = [];
-          const optNames: string[] = [];
-          if (optimizer) {
-            for (const [i, w] of (await optimizer.getWeights()).entries()) {
-              optArrays.push({ name: `opt/${i}`, shape: [...w.tensor.shape], values: Float32Array.from(await w.tensor.data()) });
-              optNames.push(w.name);
+      await runStages(
+        {
+          fm,
+          labels,
+          classes: dataset.classes.length,
+          mutable,
+          initial,
+          seed: r.seed,
+          patience: r.patience,
+          batchSize: r.batchSize,
+          trainableFor: (stage) => (stage.phase === 'head' ? fm.headLayers : stage.phase === 'scratch' ? fm.model.layers : mutable as tf.layers.Layer[]),
+          sourcesFor,
+          microBatch: (stage) => (stage.phase === 'head' ? r.batchSize : microBatch),
+          evalBatch: (stage) => (stage.phase === 'head' ? 256 : inferBatch),
+          beforeEpoch: ensureBanks,
+          checkpoint: async (loop, optimizer, best) => {
+            const optArrays: NamedArray[] = [];
+            const optNames: string[] = [];
+            if (optimizer) {
+              for (const [i, w] of (await optimizer.getWeights()).entries()) {
+                optArrays.push({ name: `opt/${i}`, shape: [...w.tensor.shape], values: Float32Array.from(await w.tensor.data()) });
+                optNames.push(w.name);
+              }
             }
-          }
-          await fsp.mkdir(r.out, { recursive: true });
-          await writeCheckpoint(
-            checkpointPath(r.out),
-            {
-              formatVersion: 1,
-              config,
-              datasetKey: key,
-              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
-              createdAt: new Date().toISOString(),
-            },
-            checkpointArrays(mutable, best, optArrays),
-          );
+            await fsp.mkdir(r.out, { recursive: true });
+            await writeCheckpoint(
+              checkpointPath(r.out),
+              {
+                formatVersion: 1,
+                config,
+                datasetKey: key,
+                state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
+                createdAt: new Date().toISOString(),
+              },
+              checkpointArrays(mutable, best, optArrays),
+            );
+          },
+          onProgress: options.onProgress,
+          onEpoch: options.onEpoch,
+          replicas,
         },
-        onProgress: options.onProgress,
-        onEpoch: options.onEpoch,
-        replicas,
-      },
-      stages,
-      state,
-      restoredOptimizer,
-      restoredBest,
-    );
+        stages,
+        state,
+        restoredOptimizer,
+        restoredBest,
+      );
     } finally {
       await replicas?.release();
     }
