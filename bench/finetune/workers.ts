@@ -17,7 +17,10 @@
  * Load: the machine is shared. Before each round a calibration runs a fixed busy loop on 1 thread,
  * then on N threads at once: N x (1-thread time) / (N-thread time) is the parallel speed-up the
  * machine offers at that moment to ANY work (2.0 on an idle 2-core machine). It is recorded next to
- * the measured ratio, so that a ratio limited by other people's load shows as such.
+ * the measured ratio, so that a ratio limited by other people's load shows as such. Each run also
+ * records the process' CPU time (`process.cpuUsage()`, every thread) per training image, which
+ * load does not inflate: if 2 workers spend no more CPU per image than 1, the work itself splits
+ * without overhead and only the free cores limit the speed-up.
  *
  *   npx tsx bench/finetune/workers.ts [--images 256] [--epochs 3] [--repeats 3] [--workloads mobilenet_v2,smallcnn] [--workers-list 2]
  *
@@ -84,7 +87,7 @@ const median = (xs: number[]) => {
 for (const workload of values.workloads!.split(',')) {
   const base = WORKLOADS[workload];
   if (!base) throw new Error(`unknown workload ${workload}; one of ${Object.keys(WORKLOADS).join(', ')}`);
-  const runs: { round: number; workers: number; imagesPerSecond: number; losses: number[]; loadBefore: number[]; loadAfter: number[] }[] = [];
+  const runs: { round: number; workers: number; imagesPerSecond: number; cpuMsPerImage: number; losses: number[]; loadBefore: number[]; loadAfter: number[] }[] = [];
   const available: Record<number, number[]> = {};
   for (let round = 0; round < repeats; round++) {
     for (const w of counts.slice(1)) {
@@ -95,6 +98,7 @@ for (const workload of values.workloads!.split(',')) {
     }
     for (const workers of counts) {
       const loadBefore = os.loadavg();
+      const cpu0 = process.cpuUsage();
       const r = await finetune(dataset, {
         ...base,
         out: path.join(tmp, `${workload}-${round}-${workers}`),
@@ -106,11 +110,14 @@ for (const workload of values.workloads!.split(',')) {
         backend: 'wasm',
         cache: path.join(tmp, `${workload}-cache.sqlite`),
       });
+      const cpu = process.cpuUsage(cpu0);
       const perEpoch = r.meta.history.map((h) => h.imagesPerSecond);
       const run = {
         round,
         workers,
         imagesPerSecond: median(perEpoch.slice(1)),
+        // The whole call (set-up, workers' start, every epoch; the prefix pass too in the first round).
+        cpuMsPerImage: (cpu.user + cpu.system) / 1000 / (epochs * n),
         losses: r.meta.history.map((h) => h.loss),
         loadBefore,
         loadAfter: os.loadavg(),
@@ -135,6 +142,8 @@ for (const workload of values.workloads!.split(',')) {
     summary[`workers${w}`] = {
       medianImagesPerSecond: median(runs.filter((r) => r.workers === w).map((r) => r.imagesPerSecond)),
       medianImagesPerSecond1: median(runs.filter((r) => r.workers === 1).map((r) => r.imagesPerSecond)),
+      medianCpuMsPerImage: median(runs.filter((r) => r.workers === w && r.round > 0).map((r) => r.cpuMsPerImage)),
+      medianCpuMsPerImage1: median(runs.filter((r) => r.workers === 1 && r.round > 0).map((r) => r.cpuMsPerImage)),
       ratios,
       medianRatio: median(ratios),
       machineSpeedups: available[w],

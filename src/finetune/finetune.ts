@@ -40,7 +40,7 @@ import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
-import { selectBackend } from '../runtime/backend.js';
+import { selectBackend, type BackendInfo } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { registerWasmTrainingKernels } from '../runtime/wasm_gradients.js';
@@ -91,6 +91,8 @@ interface CheckpointState {
   optNames: string[];
   /** Adam's running beta1^t, beta2^t (trainer.ts `adamAccBeta`), so a resume continues bit for bit. */
   adamAccBeta?: [number, number];
+  /** Training workers of the run (a resume with another count continues within float rounding, not bit for bit). */
+  workers?: number;
 }
 
 function floatsOf(t: tf.SymbolicTensor): number {
@@ -199,7 +201,22 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
   await prepareOut(r);
   const backend = await selectBackend({ backend: r.backend, onNotice: notice });
   if (backend.name === 'wasm') registerWasmTrainingKernels();
+  // Training threads load TF.js and the backend while the data and the model are prepared.
+  const workers = resolveWorkers(r.workers, backend.name, r.batchSize);
+  const replicas = workers > 1 ? ReplicaPool.start(workers, backend.name) : undefined;
+  try {
+    return await finetuneWith(source, options, { started, r, notice, backend, workers, replicas });
+  } finally {
+    await replicas?.release();
+  }
+}
 
+/** The rest of `finetune()`, once the backend is chosen and the training threads are starting. */
+async function finetuneWith(
+  source: string | Dataset,
+  options: FinetuneOptions,
+  { started, r, notice, backend, workers, replicas }: { started: number; r: ResolvedFinetuneOptions; notice: (m: string) => void; backend: BackendInfo; workers: number; replicas: ReplicaPool | undefined },
+): Promise<FinetuneResult> {
   // Dataset: classes, hashes.
   const dataset = typeof source === 'string' ? await findDataset(source) : source;
   if (dataset.classes.length < 2) {
@@ -469,6 +486,8 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       const s = stages[state.stage];
       resumedFrom = s ? `${s.label}, epoch ${state.epochsDone}` : 'the end';
       notice(`Resuming from the checkpoint: ${resumedFrom} done (${state.history.length} epochs in the history).`);
+      const before = resumed.header.state.workers ?? 1;
+      if (before !== workers) notice(`The interrupted run trained on ${before} worker${before > 1 ? 's' : ''}, this one on ${workers}: it continues within float rounding of the uninterrupted run, not bit for bit (pass --workers ${before} for that).`);
     }
 
     notice(
@@ -477,61 +496,56 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         : `Fine-tuning ${r.model}: frozen ${fm.freeze.description}; ${prefixMode === 'bank' ? `frozen layers run once per view (${viewsPerImage} view${viewsPerImage > 1 ? 's' : ''} per training image), cached` : prefixMode === 'per-step' ? 'frozen layers run at every step' : 'nothing frozen'}; ${units[0].train.length} training / ${units[0].val.length} validation images.`,
     );
 
-    const workers = resolveWorkers(r.workers, backend.name, r.batchSize);
-    if (workers > 1) {
+    if (replicas) {
       notice(`Training on ${workers} worker threads${r.workers === 'auto' ? ` (one per core, --workers auto)` : ''}: each batch of ${r.batchSize} is split across them and their gradients summed (--workers 1 trains on the main thread).`);
+      await replicas.load(fm);
     }
-    const replicas = workers > 1 ? await ReplicaPool.create(fm, workers, backend.name) : undefined;
-    try {
-      await runStages(
-        {
-          fm,
-          labels,
-          classes: dataset.classes.length,
-          mutable,
-          initial,
-          seed: r.seed,
-          patience: r.patience,
-          batchSize: r.batchSize,
-          trainableFor: (stage) => (stage.phase === 'head' ? fm.headLayers : stage.phase === 'scratch' ? fm.model.layers : mutable as tf.layers.Layer[]),
-          sourcesFor,
-          microBatch: (stage) => (stage.phase === 'head' ? r.batchSize : microBatch),
-          evalBatch: (stage) => (stage.phase === 'head' ? 256 : inferBatch),
-          beforeEpoch: ensureBanks,
-          checkpoint: async (loop, optimizer, best) => {
-            const optArrays: NamedArray[] = [];
-            const optNames: string[] = [];
-            if (optimizer) {
-              for (const [i, w] of (await optimizer.getWeights()).entries()) {
-                optArrays.push({ name: `opt/${i}`, shape: [...w.tensor.shape], values: Float32Array.from(await w.tensor.data()) });
-                optNames.push(w.name);
-              }
+    await runStages(
+      {
+        fm,
+        labels,
+        classes: dataset.classes.length,
+        mutable,
+        initial,
+        seed: r.seed,
+        patience: r.patience,
+        batchSize: r.batchSize,
+        trainableFor: (stage) => (stage.phase === 'head' ? fm.headLayers : stage.phase === 'scratch' ? fm.model.layers : mutable as tf.layers.Layer[]),
+        sourcesFor,
+        microBatch: (stage) => (stage.phase === 'head' ? r.batchSize : microBatch),
+        evalBatch: (stage) => (stage.phase === 'head' ? 256 : inferBatch),
+        beforeEpoch: ensureBanks,
+        checkpoint: async (loop, optimizer, best) => {
+          const optArrays: NamedArray[] = [];
+          const optNames: string[] = [];
+          if (optimizer) {
+            for (const [i, w] of (await optimizer.getWeights()).entries()) {
+              optArrays.push({ name: `opt/${i}`, shape: [...w.tensor.shape], values: Float32Array.from(await w.tensor.data()) });
+              optNames.push(w.name);
             }
-            await fsp.mkdir(r.out, { recursive: true });
-            await writeCheckpoint(
-              checkpointPath(r.out),
-              {
-                formatVersion: 1,
-                config,
-                datasetKey: key,
-                state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
-                createdAt: new Date().toISOString(),
-              },
-              checkpointArrays(mutable, best, optArrays),
-            );
-          },
-          onProgress: options.onProgress,
-          onEpoch: options.onEpoch,
-          replicas,
+          }
+          await fsp.mkdir(r.out, { recursive: true });
+          await writeCheckpoint(
+            checkpointPath(r.out),
+            {
+              formatVersion: 1,
+              config,
+              datasetKey: key,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined, workers } satisfies CheckpointState,
+              createdAt: new Date().toISOString(),
+            },
+            checkpointArrays(mutable, best, optArrays),
+          );
         },
-        stages,
-        state,
-        restoredOptimizer,
-        restoredBest,
-      );
-    } finally {
-      await replicas?.release();
-    }
+        onProgress: options.onProgress,
+        onEpoch: options.onEpoch,
+        replicas,
+      },
+      stages,
+      state,
+      restoredOptimizer,
+      restoredBest,
+    );
     if (restoredOptimizer) tf.dispose(restoredOptimizer.weights.map((w) => w.tensor));
 
     // Save.

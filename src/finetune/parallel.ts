@@ -58,6 +58,7 @@ export interface TensorRef {
 
 /** Messages main -> replica (replica_worker.ts). */
 export type ReplicaRequest =
+  | { type: 'model'; topology: unknown; weights: { layer: string; values: Float32Array[] }[] }
   | {
       type: 'stage';
       /** Current values of the weights that may have changed since the replica was built. */
@@ -94,8 +95,6 @@ type ErrorInfo = { message: string; code?: string; suggestion?: string };
 
 export interface ReplicaWorkerData {
   backend: BackendName;
-  topology: unknown;
-  weights: { layer: string; values: Float32Array[] }[];
 }
 
 /** Bytes before the float data of a parameter or slot buffer: an Int32 step counter (Atomics: orders the shared writes). */
@@ -132,10 +131,16 @@ export class ReplicaPool {
   private closed = false;
   private pending: { resolve: (r: { lossSum: number; hits: number }) => void; reject: (e: Error) => void; step: number }[] = [];
 
-  private constructor(
-    private readonly fm: FinetuneModel,
-    private readonly workers: Worker[],
-  ) {
+  private fm: FinetuneModel | undefined;
+  private readonly ready: Promise<ErrorInfo | undefined>;
+
+  private constructor(private readonly workers: Worker[]) {
+    // A thread that fails before it is up: its error (always followed by its exit) names why.
+    const errors = workers.map(() => '');
+    workers.forEach((w, i) => w.on('error', (err) => (errors[i] = err.message)));
+    this.ready = Promise.all(workers.map((w) => firstMessage<ReplicaReply>(w))).then((answers) =>
+      answers.map((a, i) => ('message' in a ? ('fatal' in a.message ? a.message.fatal : undefined) : { message: errors[i] || `the thread exited with code ${a.exitCode}` })).find((f) => f !== undefined),
+    );
     workers.forEach((w, k) => {
       w.on('message', (msg: ReplicaReply) => {
         const p = this.pending[k];
@@ -157,27 +162,30 @@ export class ReplicaPool {
   }
 
   /**
-   * Starts `workers` replica threads of `fm.model` on `backend` (the main thread's).
-   * @throws RuntimeError 'REPLICA_FAILED' when a replica cannot build the model or its backend.
+   * Starts `workers` replica threads on `backend` (the main thread's) without waiting: they load
+   * TF.js and the backend while the caller prepares the data and the model; `load` gives them the
+   * model. The caller must `release()` the pool on every path.
    */
-  static async create(fm: FinetuneModel, workers: number, backend: BackendName): Promise<ReplicaPool> {
-    const data: ReplicaWorkerData = {
-      backend,
+  static start(workers: number, backend: BackendName): ReplicaPool {
+    const data: ReplicaWorkerData = { backend };
+    return new ReplicaPool(Array.from({ length: workers }, () => spawnModuleWorker(import.meta.url, 'replica_worker', data)));
+  }
+
+  /**
+   * Waits for the threads, then builds the replicas of `fm.model` (topology and current weights).
+   * @throws RuntimeError 'REPLICA_FAILED' when a thread cannot load its backend or build the model.
+   */
+  async load(fm: FinetuneModel): Promise<void> {
+    const fatal = await this.ready;
+    if (fatal) throw toError(fatal);
+    this.check();
+    this.fm = fm;
+    const request: ReplicaRequest = {
+      type: 'model',
       topology: fm.model.toJSON(null, false),
       weights: fm.model.layers.filter((l) => l.weights.length > 0).map((l) => ({ layer: l.name, values: l.getWeights().map((w) => w.dataSync() as Float32Array) })),
     };
-    const threads = Array.from({ length: workers }, () => spawnModuleWorker(import.meta.url, 'replica_worker', data));
-    const errors = threads.map(() => '');
-    threads.forEach((w, i) => w.on('error', (err) => (errors[i] = err.message)));
-    const answers = await Promise.all(threads.map((w) => firstMessage<ReplicaReply>(w)));
-    const bad = answers
-      .map((a, i) => ('message' in a ? ('fatal' in a.message ? a.message.fatal : undefined) : { message: errors[i] || `the thread exited with code ${a.exitCode}` }))
-      .find((f) => f !== undefined);
-    if (bad) {
-      await Promise.all(threads.map((w) => w.terminate()));
-      throw toError(bad);
-    }
-    return new ReplicaPool(fm, threads);
+    await Promise.all(this.workers.map((_, k) => this.send(k, request, -1)));
   }
 
   /**
@@ -194,6 +202,8 @@ export class ReplicaPool {
     classes: number;
   }): Promise<void> {
     this.check();
+    const fm = this.fm;
+    if (!fm) throw new Error('ReplicaPool.beginStage before load');
     const refOf = (layer: tf.layers.Layer, variable: tf.LayerVariable): WeightRef => {
       const shape = [...variable.shape] as number[];
       return { layer: layer.name, index: layer.weights.indexOf(variable), size: shape.reduce((a, b) => a * b, 1), shape };
@@ -203,9 +213,9 @@ export class ReplicaPool {
     const varFloats = vars.reduce((n, v) => n + v.ref.size, 0);
     const stateFloats = state.reduce((n, v) => n + v.ref.size, 0);
     const slotBytes = HEADER + 4 * (varFloats + stateFloats);
-    const plan = this.fm.graph.plan(
+    const plan = fm.graph.plan(
       options.start.map((s) => s.id),
-      [this.fm.probabilities],
+      [fm.probabilities],
     );
     const dropouts = plan
       .filter((n) => n.layer.getClassName() === 'Dropout')
@@ -216,7 +226,7 @@ export class ReplicaPool {
     const request = (slot: number): ReplicaRequest => ({
       type: 'stage',
       weights: options.mutable.flatMap((l) => l.getWeights().map((w, index) => ({ layer: l.name, index, values: w.dataSync() as Float32Array }))),
-      trainable: this.fm.model.layers.filter((l) => trainable.has(l)).map((l) => l.name),
+      trainable: fm.model.layers.filter((l) => trainable.has(l)).map((l) => l.name),
       training: options.training.map((l) => l.name),
       vars: vars.map((v) => v.ref),
       state: state.map((v) => v.ref),

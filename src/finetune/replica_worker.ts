@@ -1,8 +1,9 @@
 /**
- * One training replica (see parallel.ts): its own TF.js backend and a copy of the model, built from
- * the topology and weights in workerData. Says `{ ready: true }` or `{ fatal }` once, then answers
- * each request, in order: 'stage' (weights, trainable layers, shared buffers) and 'step' (its shard:
- * gradient of the summed loss written into its slot; loss sum and hits in the reply).
+ * One training replica (see parallel.ts): its own TF.js backend (workerData `{ backend }`) and a
+ * copy of the model. Says `{ ready: true }` or `{ fatal }` once the backend is up, then answers
+ * each request, in order: 'model' (topology and weights: builds the replica), 'stage' (weights,
+ * trainable layers, shared buffers) and 'step' (its shard: gradient of the summed loss written
+ * into its slot; loss sum and hits in the reply).
  */
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -44,20 +45,27 @@ try {
   const data = workerData as ReplicaWorkerData;
   await selectBackend({ backend: data.backend });
   if (data.backend === 'wasm') registerWasmTrainingKernels();
-  const model = await tf.models.modelFromJSON({ modelTopology: data.topology as tf.io.ModelJSON['modelTopology'] });
-  for (const w of data.weights) {
-    const layer = model.getLayer(w.layer);
-    const tensors = w.values.map((v, i) => tf.tensor(v, layer.weights[i].shape as number[]));
-    layer.setWeights(tensors);
-    tf.dispose(tensors);
-  }
-  const graph = new LayerGraph(model);
-  const probabilities = model.outputs[0];
+  let model: tf.LayersModel | undefined;
+  let graph: LayerGraph | undefined;
   let stage: Stage | undefined;
 
-  const weightOf = (ref: WeightRef) => model.getLayer(ref.layer).weights[ref.index];
+  const onModel = async (msg: Extract<ReplicaRequest, { type: 'model' }>): Promise<void> => {
+    const m = await tf.models.modelFromJSON({ modelTopology: msg.topology as tf.io.ModelJSON['modelTopology'] });
+    for (const w of msg.weights) {
+      const layer = m.getLayer(w.layer);
+      const tensors = w.values.map((v, i) => tf.tensor(v, layer.weights[i].shape as number[]));
+      layer.setWeights(tensors);
+      tf.dispose(tensors);
+    }
+    model?.dispose();
+    model = m;
+    graph = new LayerGraph(m);
+  };
+
+  const weightOf = (ref: WeightRef) => model!.getLayer(ref.layer).weights[ref.index];
 
   const onStage = (msg: Extract<ReplicaRequest, { type: 'stage' }>): void => {
+    if (!model) throw new Error('stage before model');
     for (const w of msg.weights) {
       const v = model.getLayer(w.layer).weights[w.index];
       const t = tf.tensor(w.values, v.shape as number[]);
@@ -75,7 +83,7 @@ try {
       varFloats,
       stateFloats,
       training: new Set(msg.training),
-      start: msg.start.map((t) => (model.getLayer(t.layer) as unknown as { inboundNodes: { outputTensors: tf.SymbolicTensor[] }[] }).inboundNodes[t.node].outputTensors[t.output]),
+      start: msg.start.map((t) => (model!.getLayer(t.layer) as unknown as { inboundNodes: { outputTensors: tf.SymbolicTensor[] }[] }).inboundNodes[t.node].outputTensors[t.output]),
       micro: msg.micro,
       classes: msg.classes,
       params: new Float32Array(msg.params, HEADER, varFloats + stateFloats),
@@ -115,7 +123,7 @@ try {
       };
       let hitsT: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const [p] = graph.run(feeds, [probabilities], policy);
+        const [p] = graph!.run(feeds, [model!.outputs[0]], policy);
         hitsT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'float32')) as tf.Scalar);
         return crossEntropySum(p, y);
       }, vars);
@@ -151,8 +159,9 @@ try {
     queue = queue.then(async () => {
       const step = msg.type === 'step' ? msg.step : -1;
       try {
-        if (msg.type === 'stage') {
-          onStage(msg);
+        if (msg.type === 'model' || msg.type === 'stage') {
+          if (msg.type === 'model') await onModel(msg);
+          else onStage(msg);
           port.postMessage({ step, lossSum: 0, hits: 0 });
         } else {
           port.postMessage({ step, ...(await onStep(msg)) });
