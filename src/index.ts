@@ -31,7 +31,7 @@ export type { FeaturesMeta, BackboneInfo, ExternalModelInfo, SkippedFile } from 
 export { encodeNpy, decodeNpy } from './formats/npy.js';
 export * from './classify/index.js';
 export { finetune, type FinetuneResult, type FinetuneStats } from './finetune/finetune.js';
-export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, resolveFinetuneOptions, type FinetuneOptions, type FinetuneProgress, type EpochRecord } from './finetune/options.js';
+export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, resolveFinetuneOptions, resolveWorkers, type FinetuneOptions, type FinetuneProgress, type EpochRecord } from './finetune/options.js';
 export { parseFreezeSpec, resolveFreeze, blockEnds, type FreezeSpec, type FreezePlan } from './finetune/freeze.js';
 export { SmallCNN, type SmallCnnOptions } from './finetune/smallcnn.js';
 export { readFinetunedMeta, loadFinetunedLayersModel, type FinetunedModelMeta } from './finetune/format.js';

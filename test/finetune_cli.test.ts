@@ -37,7 +37,7 @@ test('finetune flags parse into typed options with the documented defaults', asy
     {
       out: 'm', model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', inputSize: undefined, crop: 'squash', freeze: undefined, lr: 0.001, epochs: 10, headEpochs: 10,
       batchSize: 32, augment: 'flip,rotate=0.05,translate=0.1,zoom=0.1', views: 4, viewsRefresh: 0, val: undefined, folds: undefined, seed: 0, patience: 3, dropout: 0.2,
-      backend: 'auto', runtime: 'auto', cache: true, prefixCache: true, resume: false, overwrite: false, memoryBudgetMB: 512,
+      backend: 'auto', runtime: 'auto', cache: true, prefixCache: true, resume: false, overwrite: false, memoryBudgetMB: 512, workers: 'auto',
     },
   );
   const c = await parse(['d', '--out', 'o', '--model', 'mobilenet', '--alpha', '0.25', '--weights', 'none', '--freeze', '0.5', '--val', '0.25', '--no-cache', '--no-prefix-cache', '--resume', '--json', '--batch', '16']);
@@ -50,6 +50,8 @@ test('finetune flags parse into typed options with the documented defaults', asy
   assert.equal(c.options.batchSize, 16);
   assert.equal(c.json, true);
   assert.equal((await parse(['d', '--out', 'o', '--freeze', '11'])).options.freeze, 11);
+  assert.equal((await parse(['d', '--out', 'o', '--workers', '3'])).options.workers, 3);
+  assert.equal((await parse(['d', '--out', 'o', '--workers', 'auto'])).options.workers, 'auto');
   assert.equal((await parse(['d', '--out', 'o', '--freeze', 'conv_pw_11_relu'])).options.freeze, 'conv_pw_11_relu');
   assert.equal((await parse(['d', '--out', 'o', '--freeze', 'all'])).options.freeze, 'all');
   assert.equal((await parse(['d', '--out', 'o', '--model', 'smallcnn'])).options.weights, 'none', 'smallcnn trains from scratch by default');
@@ -60,6 +62,8 @@ test('invalid finetune flags are rejected with what is allowed', async () => {
   await assert.rejects(parse(['d']), /required option '--out <dir>'/);
   await assert.rejects(parse(['d', '--out', 'o', '--freeze', '1.5']), /--freeze as a fraction must be in \(0, 1\)/);
   await assert.rejects(parse(['d', '--out', 'o', '--batch', '0']), /--batch must be an integer >= 1/);
+  await assert.rejects(parse(['d', '--out', 'o', '--workers', '0']), /--workers must be 'auto' or an integer >= 1; received "0"/);
+  await assert.rejects(parse(['d', '--out', 'o', '--workers', 'many']), /--workers must be 'auto' or an integer >= 1; received "many"/);
   await assert.rejects(parse(['d', '--out', 'o', '--crop', 'fit']), /--crop must be one of \[squash, center\]/);
 });
 

@@ -46,7 +46,7 @@ import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from './defaults.js';
 export { BENCH_METHODS, type BenchMethod };
 
 /** Fine-tuning / from-scratch settings passed to `finetune()` (everything but where and how it runs). */
-export type TrainSettings = Omit<FinetuneOptions, 'out' | 'folds' | 'resume' | 'overwrite' | 'backend' | 'cache' | 'onProgress' | 'onEpoch' | 'onNotice'>;
+export type TrainSettings = Omit<FinetuneOptions, 'out' | 'folds' | 'resume' | 'overwrite' | 'backend' | 'workers' | 'cache' | 'onProgress' | 'onEpoch' | 'onNotice'>;
 
 export interface CompareMethodsOptions {
   /** Run folder: folds.jsonl (one line per finished method x fold), config.json, fold models, bench.json. Required. */
@@ -78,6 +78,8 @@ export interface CompareMethodsOptions {
   /** Minutes: no new fold starts when the slowest fold so far would not fit in what is left (said in `cuts`). Default: no limit. */
   budget?: number;
   backend?: BackendName | 'auto';
+  /** Training worker threads of `scratch` and `finetune` (`FinetuneOptions.workers`; not part of a method's settings key: results agree within float rounding). Default: finetune's ('auto'). */
+  workers?: number | 'auto';
   /** Feature cache of features and frozen-layer outputs (see extractFeatures). Default true (`<FTK_HOME>/cache`). */
   cache?: boolean | string;
   /** Forget earlier results in `out` and start over. Default false. */
@@ -344,6 +346,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
         ...settings,
         out: dir,
         backend: options.backend,
+        ...(options.workers !== undefined ? { workers: options.workers } : {}),
         cache: options.cache,
         ...(resume ? { resume: true } : { overwrite: true }),
         onProgress: (p) => options.onProgress?.({ stage: `fold ${f + 1} ${m} ${p.stage} ${p.phase}`, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),

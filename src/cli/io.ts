@@ -18,6 +18,16 @@ export function parseFloatFlag(name: string, min = -Infinity, max = Infinity) {
   };
 }
 
+/** `--workers`: 'auto' or an integer >= 1. */
+export function parseWorkersFlag(name: string) {
+  return (value: string): number | 'auto' => {
+    if (value === 'auto') return 'auto';
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be 'auto' or an integer >= 1; received "${value}".`);
+    return n;
+  };
+}
+
 export function parseChoice<T extends string>(name: string, choices: readonly T[]) {
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) {

@@ -29,6 +29,7 @@ export const FINETUNE_DEFAULTS = Object.freeze({
   runtime: 'auto' as const,
   prefixCache: true,
   memoryBudgetMB: 512,
+  workers: 'auto' as const,
 });
 
 /** Default `--freeze` per architecture: the last two blocks (and the head) train in phase 2. */

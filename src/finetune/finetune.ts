@@ -19,7 +19,10 @@
  * - frozen BatchNormalization runs in inference mode (tfjs would use batch statistics: see graph.ts);
  * - a batch that does not fit the memory budget runs as micro-batches whose gradients are summed
  *   (BN in inference mode makes that the same step);
- * - on wasm, the missing convolution gradient kernels are registered (src/runtime/wasm_gradients.ts).
+ * - on wasm, the missing convolution gradient kernels are registered (src/runtime/wasm_gradients.ts);
+ * - data-parallel steps on worker threads (`workers`, default one per core on wasm): each batch is
+ *   split across replicas of the model, their gradients summed in a fixed order, one Adam update
+ *   here (parallel.ts).
  *
  * Checkpoints: after every epoch, atomically (checkpoint.ts); `resume: true` continues a killed run.
  *
@@ -37,7 +40,7 @@ import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
-import { selectBackend } from '../runtime/backend.js';
+import { selectBackend, type BackendInfo } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { registerWasmTrainingKernels } from '../runtime/wasm_gradients.js';
@@ -46,7 +49,8 @@ import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSour
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
 import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
-import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
+import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
+import { ReplicaPool } from './parallel.js';
 import { adamAccBeta, initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
@@ -67,6 +71,8 @@ export interface FinetuneStats {
   prefixRuntime: string;
   /** Epoch of the checkpoint the run resumed from (stage:epoch), if any. */
   resumedFrom?: string;
+  /** Training worker threads (1: the main thread; see `FinetuneOptions.workers`). */
+  workers: number;
 }
 
 export interface FinetuneResult {
@@ -85,6 +91,8 @@ interface CheckpointState {
   optNames: string[];
   /** Adam's running beta1^t, beta2^t (trainer.ts `adamAccBeta`), so a resume continues bit for bit. */
   adamAccBeta?: [number, number];
+  /** Training workers of the run (a resume with another count continues within float rounding, not bit for bit). */
+  workers?: number;
 }
 
 function floatsOf(t: tf.SymbolicTensor): number {
@@ -193,7 +201,22 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
   await prepareOut(r);
   const backend = await selectBackend({ backend: r.backend, onNotice: notice });
   if (backend.name === 'wasm') registerWasmTrainingKernels();
+  // Training threads load TF.js and the backend while the data and the model are prepared.
+  const workers = resolveWorkers(r.workers, backend.name, r.batchSize);
+  const replicas = workers > 1 ? ReplicaPool.start(workers, backend.name) : undefined;
+  try {
+    return await finetuneWith(source, options, { started, r, notice, backend, workers, replicas });
+  } finally {
+    await replicas?.release();
+  }
+}
 
+/** The rest of `finetune()`, once the backend is chosen and the training threads are starting. */
+async function finetuneWith(
+  source: string | Dataset,
+  options: FinetuneOptions,
+  { started, r, notice, backend, workers, replicas }: { started: number; r: ResolvedFinetuneOptions; notice: (m: string) => void; backend: BackendInfo; workers: number; replicas: ReplicaPool | undefined },
+): Promise<FinetuneResult> {
   // Dataset: classes, hashes.
   const dataset = typeof source === 'string' ? await findDataset(source) : source;
   if (dataset.classes.length < 2) {
@@ -463,6 +486,8 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       const s = stages[state.stage];
       resumedFrom = s ? `${s.label}, epoch ${state.epochsDone}` : 'the end';
       notice(`Resuming from the checkpoint: ${resumedFrom} done (${state.history.length} epochs in the history).`);
+      const before = resumed.header.state.workers ?? 1;
+      if (before !== workers) notice(`The interrupted run trained on ${before} worker${before > 1 ? 's' : ''}, this one on ${workers}: it continues within float rounding of the uninterrupted run, not bit for bit (pass --workers ${before} for that).`);
     }
 
     notice(
@@ -471,6 +496,10 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         : `Fine-tuning ${r.model}: frozen ${fm.freeze.description}; ${prefixMode === 'bank' ? `frozen layers run once per view (${viewsPerImage} view${viewsPerImage > 1 ? 's' : ''} per training image), cached` : prefixMode === 'per-step' ? 'frozen layers run at every step' : 'nothing frozen'}; ${units[0].train.length} training / ${units[0].val.length} validation images.`,
     );
 
+    if (replicas) {
+      notice(`Training on ${workers} worker threads${r.workers === 'auto' ? ` (one per core, --workers auto)` : ''}: each batch of ${r.batchSize} is split across them and their gradients summed (--workers 1 trains on the main thread).`);
+      await replicas.load(fm);
+    }
     await runStages(
       {
         fm,
@@ -502,7 +531,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
               formatVersion: 1,
               config,
               datasetKey: key,
-              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined, workers } satisfies CheckpointState,
               createdAt: new Date().toISOString(),
             },
             checkpointArrays(mutable, best, optArrays),
@@ -510,6 +539,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         },
         onProgress: options.onProgress,
         onEpoch: options.onEpoch,
+        replicas,
       },
       stages,
       state,
@@ -542,7 +572,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       weights: r.weights,
       head: { pooling: r.model === 'smallcnn' ? 'flatten' : r.pooling, dropout: r.model === 'smallcnn' ? 0.5 : r.dropout },
       freeze: { spec: r.freeze, description: fm.freeze.description, frozenLayers: fm.freeze.frozenLayers, lastFrozen: fm.freeze.lastFrozen, totalLayers: fm.freeze.totalLayers },
-      training: { ...config, augment: augmentKey, lrPhase2: r.scratch ? undefined : r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, microBatch, backend: backend.name },
+      training: { ...config, augment: augmentKey, lrPhase2: r.scratch ? undefined : r.lr / FINETUNE_DEFAULTS.phase2LrDivisor, microBatch, backend: backend.name, workers },
       history: state.history,
       metrics: {
         valAccuracy: finalStage.val.length ? (state.bestValAccuracy ?? last?.valAccuracy) : undefined,
@@ -581,6 +611,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         prefixMode,
         prefixRuntime,
         resumedFrom,
+        workers,
       },
     };
   }

@@ -28,6 +28,8 @@ export interface RunPolicy {
   training(layer: tf.layers.Layer): boolean;
   /** Seeded dropout masks; without it Dropout layers pass their input through (inference). */
   dropoutRng?: Rng;
+  /** Dropout masks drawn elsewhere (a data-parallel replica gets its rows of the batch's masks); wins over `dropoutRng`. */
+  dropout?(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor;
   /** Free intermediates after their last use (only outside gradient computations). Default: true for INFERENCE. */
   release?: boolean;
 }
@@ -132,7 +134,7 @@ export class LayerGraph {
       const x = inputs.length === 1 ? inputs[0] : inputs;
       let y: tf.Tensor | tf.Tensor[];
       if (node.layer.getClassName() === 'Dropout') {
-        y = policy.dropoutRng ? seededDropout(inputs[0], (node.layer.getConfig() as { rate: number }).rate, policy.dropoutRng) : inputs[0];
+        y = policy.dropout ? policy.dropout(node.layer, inputs[0]) : policy.dropoutRng ? seededDropout(inputs[0], (node.layer.getConfig() as { rate: number }).rate, policy.dropoutRng) : inputs[0];
       } else {
         y = node.layer.apply(x, { training: policy.training(node.layer) }) as tf.Tensor | tf.Tensor[];
       }
@@ -155,8 +157,12 @@ export class LayerGraph {
 /** Inverted dropout (as Keras): keeps each value with probability 1 - rate and scales it by 1 / (1 - rate). */
 export function seededDropout(x: tf.Tensor, rate: number, rng: Rng): tf.Tensor {
   if (rate <= 0) return x;
-  const mask = new Float32Array(x.size);
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, rng), x.shape));
+}
+
+/** The next `size` values of an inverted-dropout mask (0 or 1 / (1 - rate)), drawn from `rng` in order. */
+export function dropoutMask(size: number, rate: number, rng: Rng, out = new Float32Array(size)): Float32Array {
   const scale = 1 / (1 - rate);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() >= rate ? scale : 0;
-  return tf.mul(x, tf.tensor(mask, x.shape));
+  for (let i = 0; i < size; i++) out[i] = rng.next() >= rate ? scale : 0;
+  return out;
 }

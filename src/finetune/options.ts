@@ -2,6 +2,7 @@
  * Options of `finetune()` / `ftk finetune`, their defaults (each in exactly one place:
  * `FINETUNE_DEFAULTS`) and the validation table checked before anything runs.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { parseAugmentSpec, resolveAugment, type AugmentOptions, type ResolvedAugment } from '../data/augment.js';
 import { OptionsError } from '../errors.js';
@@ -139,6 +140,16 @@ export interface FinetuneOptions {
   overwrite?: boolean;
   /** Memory (MB) the activations of one micro-batch may use; sets the micro-batch size. Default 512. */
   memoryBudgetMB?: number;
+  /**
+   * Worker threads that train data-parallel: each step's batch is split across them, their
+   * gradients summed in a fixed order, one optimizer update (src/finetune/parallel.ts). A run is
+   * deterministic for a given worker count; N workers follow the 1-worker run within float
+   * rounding. 1 trains on the main thread. Each worker holds a copy of the model and its own
+   * micro-batch memory (`memoryBudgetMB`). Default 'auto' (`resolveWorkers`): one per core on the
+   * wasm and cpu backends (they compute on one thread in Node), at most `batchSize`; 1 on the
+   * tensorflow backends (libtensorflow already uses every core).
+   */
+  workers?: number | 'auto';
   /** Largest image, in pixels, decoded (larger: skipped as decompression bombs). Default decodeImage's. */
   maxInputPixels?: number;
   onProgress?: (progress: FinetuneProgress) => void;
@@ -149,6 +160,17 @@ export interface FinetuneOptions {
 }
 
 export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, DEFAULT_FREEZE_EXTERNAL };
+
+/**
+ * The number of training workers for `workers` on a backend: 'auto' is one per core
+ * (`availableParallelism()`) on wasm and cpu, which compute on one thread each, never more than
+ * the images of a batch (a replica without images idles); 1 on tensorflow / tensorflow-gpu.
+ */
+export function resolveWorkers(workers: number | 'auto', backend: BackendName, batchSize: number, cores = os.availableParallelism()): number {
+  if (workers !== 'auto') return workers;
+  if (backend !== 'wasm' && backend !== 'cpu') return 1;
+  return Math.max(1, Math.min(cores, batchSize));
+}
 
 export interface ResolvedFinetuneOptions {
   out: string;
@@ -183,6 +205,7 @@ export interface ResolvedFinetuneOptions {
   resume: boolean;
   overwrite: boolean;
   memoryBudgetMB: number;
+  workers: number | 'auto';
   maxInputPixels?: number;
 }
 
@@ -269,6 +292,7 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
     resume: options.resume ?? false,
     overwrite: options.overwrite ?? false,
     memoryBudgetMB: options.memoryBudgetMB ?? d.memoryBudgetMB,
+    workers: options.workers ?? d.workers,
     maxInputPixels: options.maxInputPixels,
   };
   // The validation table.
@@ -292,6 +316,7 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
   need(['auto', 'onnx', 'tfjs'].includes(r.runtime), `runtime must be one of [auto, onnx, tfjs]. Received runtime=${r.runtime}.`);
   need(r.crop === 'squash' || r.crop === 'center', `crop must be one of [squash, center]. Received crop=${r.crop}.`);
   need(typeof r.memoryBudgetMB === 'number' && r.memoryBudgetMB >= 1, `memoryBudgetMB must be >= 1. Received ${r.memoryBudgetMB}.`);
+  need(r.workers === 'auto' || (isInt(r.workers, 1) && r.workers <= 256), `workers must be 'auto' or an integer in [1, 256]. Received workers=${String(r.workers)}.`, 'Use --workers auto (one per core), or --workers 1 to train on the main thread.');
   need(!(r.resume && r.overwrite), '--resume and --overwrite are exclusive: one continues the run in --out, the other replaces it.');
   if (r.inputSize !== undefined) need(isInt(r.inputSize, 16), `inputSize must be an integer >= 16. Received inputSize=${r.inputSize}.`);
   return r;

@@ -15,6 +15,7 @@ import type { FeedSource } from './data.js';
 import { INFERENCE, type RunPolicy } from './graph.js';
 import type { FinetuneModel } from './model.js';
 import type { EpochRecord, FinetuneProgress } from './options.js';
+import type { ReplicaPool } from './parallel.js';
 
 export interface Stage {
   label: string;
@@ -122,6 +123,8 @@ export interface TrainerContext {
   checkpoint(state: LoopState, optimizer: tf.Optimizer | undefined, best: WeightSnapshot | undefined): Promise<void>;
   onProgress?: (p: FinetuneProgress) => void;
   onEpoch?: (r: EpochRecord) => void;
+  /** Data-parallel replicas (workers > 1, parallel.ts); without: every step runs in this thread. */
+  replicas?: ReplicaPool;
 }
 
 /** Optimizer state from a checkpoint, for the stage it was saved in. */
@@ -225,6 +228,7 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
     const micro = ctx.microBatch(stage);
     const evalBatch = ctx.evalBatch(stage);
     const scratchBn = stage.phase === 'scratch';
+    await ctx.replicas?.beginStage({ mutable: ctx.mutable, trainable: trainableLayers, training: scratchBn ? trainableLayers : [], start: train.start, micro, classes: ctx.classes });
     for (let epoch = state.epochsDone; epoch < stage.maxEpochs; epoch++) {
       await ctx.beforeEpoch(stage, epoch);
       const started = performance.now();
@@ -241,7 +245,17 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
         const batch = order.slice(b * ctx.batchSize, (b + 1) * ctx.batchSize);
         const t0 = performance.now();
         const accumulated: Record<string, tf.Tensor> = {};
-        for (let s = 0; s < batch.length; s += micro) {
+        if (ctx.replicas) {
+          // The batch's feeds and dropout masks drawn here, in the same order as below; the
+          // gradient computed by the replicas, shard by shard (parallel.ts).
+          const feeds = await train.feeds(batch, rng);
+          const step = await ctx.replicas.step(feeds, train.start, Int32Array.from(batch, (i) => ctx.labels[i]), policy.dropoutRng);
+          tf.dispose([...feeds.values()]);
+          Object.assign(accumulated, step.grads);
+          lossSum += step.lossSum;
+          correct += step.hits;
+        }
+        for (let s = 0; s < batch.length && !ctx.replicas; s += micro) {
           const part = batch.slice(s, s + micro);
           const feeds = await train.feeds(part, rng);
           const y = oneHotOf(ctx.labels, part, ctx.classes);
@@ -268,6 +282,7 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
         }
         (optimizer as unknown as { applyGradients(g: Record<string, tf.Tensor>): void }).applyGradients(accumulated);
         tf.dispose(Object.values(accumulated));
+        ctx.replicas?.publish();
         stepSeconds += (performance.now() - t0) / 1000;
         const seen = Math.min((b + 1) * ctx.batchSize, order.length);
         ctx.onProgress?.({ phase: 'train', stage: stage.label, epoch: epoch + 1, epochs: stage.maxEpochs, done: b + 1, total: batches, imagesPerSecond: seen / stepSeconds, loss: lossSum / seen });

@@ -7,7 +7,7 @@ import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from '../../bench/def
 import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
-import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag, parseWorkersFlag } from '../io.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
 
 export interface BenchContext {
@@ -58,6 +58,7 @@ export function benchContext(dataset: string, raw: Record<string, any>): BenchCo
     epochs: raw.epochs,
     budget: raw.budget,
     backend: raw.backend,
+    workers: raw.workers,
     cache: raw.cache === false ? false : raw.cacheFile,
     overwrite: raw.overwrite ? true : undefined,
     finetune: Object.keys(finetune).length ? finetune : undefined,
@@ -124,6 +125,7 @@ export function benchCommand(action: (ctx: BenchContext) => Promise<number> = ru
     .option('--cache-file <path>', 'feature cache file (default <FTK_HOME>/cache/features.sqlite; a fresh file gives cold-cache timings)')
     .option('--no-cache', 'do not use the feature cache')
     .option('--overwrite', 'forget the results already in --out and start over')
+    .option('--workers <n>', 'scratch and finetune: training threads (data-parallel steps); auto: one per core on wasm/cpu (default auto)', parseWorkersFlag('--workers'))
     .option('--json', 'print one JSON result on stdout (stages go to stderr)');
   return addPreprocessFlags(cmd).action(async (dataset: string, raw: Record<string, unknown>) => {
     process.exitCode = await action(benchContext(dataset, raw));

@@ -5,7 +5,7 @@ import type { EpochRecord, FinetuneOptions, FinetuneResult } from '../../index.j
 import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
-import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
+import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag, parseWorkersFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 export interface FinetuneContext {
@@ -49,6 +49,7 @@ export function finetuneContext(dataset: string, raw: Record<string, any>): Fine
       resume: Boolean(raw.resume),
       overwrite: Boolean(raw.overwrite),
       memoryBudgetMB: raw.memory,
+      workers: raw.workers,
     },
   };
 }
@@ -97,7 +98,7 @@ export async function runFinetune(ctx: FinetuneContext): Promise<number> {
       : m.valAccuracy !== undefined
         ? `best validation accuracy ${(m.valAccuracy * 100).toFixed(2)}% (loss ${m.valLoss!.toFixed(4)}) on ${m.valImages} images`
         : `trained on all ${m.trainImages} images (no validation)`,
-    `${s.seconds.toFixed(1)} s on ${s.backend}: frozen layers ${s.prefixSeconds.toFixed(1)} s (${s.prefixComputed} image views computed, ${s.prefixMode}, ${s.prefixRuntime}), training ${s.trainImagesPerSecond.toFixed(1)} images/s`,
+    `${s.seconds.toFixed(1)} s on ${s.backend}: frozen layers ${s.prefixSeconds.toFixed(1)} s (${s.prefixComputed} image views computed, ${s.prefixMode}, ${s.prefixRuntime}), training ${s.trainImagesPerSecond.toFixed(1)} images/s${s.workers > 1 ? ` on ${s.workers} worker threads` : ''}`,
     `wrote ${shown(result.out)}/ (model.json, weights.bin, ftk.json); predict with: ftk predict ${shown(result.out)} <images or folders>`,
   ];
   out.result({ out: result.out, files: result.files, metrics: m, stats: s, classes: result.meta.classes, freeze: result.meta.freeze, history: result.meta.history }, lines.join('\n'));
@@ -143,6 +144,7 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
     .option('--no-prefix-cache', 'run the frozen layers at every step instead of once per view')
     .option('--memory <MB>', 'memory budget of one micro-batch', parseIntFlag('--memory', 16), d.memoryBudgetMB)
+    .option('--workers <n>', 'training threads, each step\'s batch split across them (data-parallel); auto: one per core on wasm/cpu, 1 on tensorflow; 1: the main thread only', parseWorkersFlag('--workers'), d.workers)
     .option('--resume', 'continue the interrupted run in --out from its checkpoint (same options)')
     .option('--overwrite', 'replace the model or unfinished run in --out')
     .option('--json', 'print one JSON result on stdout, no progress');

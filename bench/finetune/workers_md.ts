@@ -1,0 +1,105 @@
+/**
+ * Writes the `workers` section of bench/RESULTS.md from bench/finetune/workers.jsonl (the raw
+ * records of bench/finetune/workers.ts): for each workload, its latest summary and the runs and
+ * calibrations of that invocation.
+ *
+ *   npx tsx bench/finetune/workers_md.ts
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeResultsSection } from '../results_md.js';
+
+interface Run {
+  date: string;
+  kind: 'run';
+  workload: string;
+  round: number;
+  workers: number;
+  imagesPerSecond: number;
+  perEpochImagesPerSecond: number[];
+  loadBefore: number[];
+  cpus: number;
+  versions: Record<string, string>;
+}
+interface Calibration {
+  date: string;
+  kind: 'calibration';
+  workload: string;
+  round: number;
+  threads: number;
+  speedup: number;
+  loadavg: number[];
+}
+interface Summary {
+  date: string;
+  kind: 'summary';
+  workload: string;
+  images: number;
+  epochs: number;
+  repeats: number;
+  loadavg: number[];
+  versions: Record<string, string>;
+  [key: `workers${number}`]: { medianImagesPerSecond: number; medianImagesPerSecond1: number; ratios: number[]; medianRatio: number; machineSpeedups: number[]; medianMachineSpeedup: number; worstEpochLossDiff: number };
+}
+
+const records = readFileSync(path.resolve('bench/finetune/workers.jsonl'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l) as Run | Calibration | Summary);
+const LABEL: Record<string, string> = {
+  mobilenet_v2: 'MobileNetV2 1.0, 224 px, `--freeze 14` (blocks 15-16, Conv_1 and the head train), frozen-prefix bank',
+  smallcnn: 'smallcnn from scratch, 64 px, augmented',
+};
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+
+const rows: string[] = [];
+const details: string[] = [];
+let versions: Record<string, string> = {};
+let latest = '';
+for (const workload of Object.keys(LABEL)) {
+  const summaries = records.filter((r): r is Summary => r.kind === 'summary' && r.workload === workload);
+  const s = summaries[summaries.length - 1];
+  if (!s) continue;
+  versions = s.versions;
+  latest = s.date > latest ? s.date : latest;
+  // The runs of that invocation: those after the previous summary of the workload.
+  const prev = summaries.length > 1 ? summaries[summaries.length - 2].date : '';
+  const runs = records.filter((r): r is Run => r.kind === 'run' && r.workload === workload && r.date > prev && r.date <= s.date);
+  const cal = records.filter((r): r is Calibration => r.kind === 'calibration' && r.workload === workload && r.date > prev && r.date <= s.date);
+  for (const key of Object.keys(s).filter((k) => /^workers\d+$/.test(k)) as `workers${number}`[]) {
+    const w = Number(key.slice(7));
+    const m = s[key];
+    rows.push(
+      `| ${LABEL[workload]} | ${f1(m.medianImagesPerSecond1)} | ${f1(m.medianImagesPerSecond)} (${w}) | **${f2(m.medianRatio)}x** (${m.ratios.map(f2).join(', ')}) | ${f2(m.medianMachineSpeedup)}x (${m.machineSpeedups.map(f2).join(', ')}) | ${m.worstEpochLossDiff.toExponential(1)} |`,
+    );
+  }
+  const loads = runs.map((r) => r.loadBefore[0]);
+  details.push(
+    `- ${workload}: ${s.images} cats-dogs images, ${s.epochs} epochs per run, ${s.repeats} rounds; per run (round: workers -> images/s): ${runs.map((r) => `${r.round + 1}: ${r.workers} -> ${f1(r.imagesPerSecond)}`).join('; ')}; 1-minute load average before the runs ${f1(Math.min(...loads))} to ${f1(Math.max(...loads))}${cal.length ? `; calibrations ${cal.map((c) => f2(c.speedup)).join(', ')}` : ''}.`,
+  );
+}
+
+writeResultsSection(
+  'workers',
+  `## Fine-tuning on worker threads: 2 workers vs 1 (data-parallel steps)
+
+Training images/s of the trainable part (forward + backward + Adam, feeds included; the median over
+the epochs after the first), 1 worker (the main thread, the loop as before) and 2 worker threads
+(\`--workers 2\`: each batch of 32 split into two shards of 16, gradients summed, one update), run
+alternately in one invocation, batch 32, validation 0, seed 0. "Machine offers" is the speed-up
+of a fixed busy loop on 2 threads over 1 thread, measured right before each round: what the shared
+machine could give any 2-thread work at that moment (2.00 when idle). Loss difference: the largest
+|loss(2 workers) - loss(1 worker)| over the epochs of a round (float rounding of the summation order).
+
+| workload | 1 worker, images/s (median) | 2 workers, images/s (median) | ratio, median (per round) | machine offers, median (per round) | largest epoch-loss difference |
+|---|---|---|---|---|---|
+${rows.join('\n')}
+
+${details.join('\n')}
+
+Command (${latest.slice(0, 10)}): \`npx tsx bench/finetune/workers.ts --images 256 --epochs 3 --repeats 3\`, raw records in
+\`bench/finetune/workers.jsonl\` (one line per run, calibration and summary, with \`os.loadavg()\`),
+console log in \`bench/finetune/workers_last_run.log\`. Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}; tfjs backend wasm, 2 cores.`,
+);
+console.log('wrote the workers section of bench/RESULTS.md');
