@@ -28,6 +28,8 @@ function attribute(name: string, value: AttrValue): Attribute {
 
 export class ClassifierGraph {
   readonly nodes: Node[] = [];
+  /** Where `op` appends: the main graph, or a subgraph being built by `subgraph`. */
+  private target: Node[] = this.nodes;
   readonly initializers: Tensor[] = [];
   private readonly used = new Set<string>();
   private counter = 0;
@@ -49,7 +51,7 @@ export class ClassifierGraph {
   /** Adds a node; returns its (single) output, `out` when given. */
   op(opType: string, inputs: string[], base: string, attrs: Record<string, AttrValue> = {}, out?: string): string {
     const output = out ?? this.fresh(base);
-    this.nodes.push({
+    this.target.push({
       opType,
       input: inputs,
       output: [output],
@@ -86,6 +88,30 @@ export class ClassifierGraph {
 
   int64(base: string, values: number[], dims: number[] = [values.length]): string {
     return this.tensor(base, dims, ElemType.INT64, new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer));
+  }
+
+  /**
+   * Nodes added by `build` go into a subgraph (a Loop body) instead of the main graph. Names stay
+   * unique across both (ONNX forbids shadowing); constants stay in the main graph, which a
+   * subgraph may read.
+   */
+  subgraph(build: () => void): Node[] {
+    const saved = this.target;
+    const nodes: Node[] = [];
+    this.target = nodes;
+    try {
+      build();
+    } finally {
+      this.target = saved;
+    }
+    return nodes;
+  }
+
+  /** Adds a node whose attribute `name` holds a graph (Loop's body); returns its outputs. */
+  opWithGraph(opType: string, inputs: string[], outputs: string[], name: string, body: { name: string; node: Node[]; input: ValueInfo[]; output: ValueInfo[] }): string[] {
+    outputs.forEach((o) => this.used.add(o));
+    this.target.push({ opType, input: inputs, output: outputs, name: outputs[0], attribute: [{ name, type: 5, g: { ...body, initializer: [] } } as unknown as Attribute] });
+    return outputs;
   }
 
   cast(x: string, to: number, base = 'cast'): string {

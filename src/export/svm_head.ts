@@ -11,8 +11,8 @@
  *      (libsvm's sv_coef: pair (i, j) reads class i's SVs in row j-1, class j's in row i)
  *   -> with Platt parameters: P(i | i or j) = 1 / (1 + exp(A f + B)) clipped to [1e-7, 1-1e-7];
  *      2 classes: [r, 1 - r]; more: libsvm's pairwise coupling (Wu, Lin & Weng 2004, method 2),
- *      its fixed-point sweeps unrolled max(100, k) times, each sample frozen (updates multiplied
- *      by zero) from the sweep where libsvm's stopping test holds, so the iterate is libsvm's;
+ *      its fixed-point sweeps as an ONNX Loop (at most max(100, k) sweeps), each sample frozen
+ *      (zero update) from the sweep where libsvm's stopping test holds, so the iterate is libsvm's;
  *   -> without them: libsvm's one-vs-one vote (ties to the lower class) as a one-hot vector,
  *      what `ftk predict` reports for such models.
  *
@@ -20,7 +20,7 @@
  */
 import type { SvmModelJson } from '../formats/svm_model.js';
 import { decodeFloat32 } from '../formats/svm_model.js';
-import { ElemType, type ClassifierGraph } from './graph.js';
+import { ElemType, valueInfo, type ClassifierGraph } from './graph.js';
 
 /** Pairs (i, j), i < j, in libsvm's order. */
 function pairs(k: number): [number, number][] {
@@ -131,7 +131,7 @@ function plattProbabilities(g: ClassifierGraph, dec: string, k: number, A: numbe
   return couple(g, r, k);
 }
 
-/** Pairwise coupling (ovo.ts `couplePairwise`), unrolled with per-sample freezing. */
+/** Pairwise coupling (ovo.ts `couplePairwise`): a Loop of sweeps with per-sample freezing. */
 function couple(g: ClassifierGraph, r: string, k: number): string {
   const P = (k * (k - 1)) / 2;
   const upper = new Float64Array(P * k * k);
@@ -158,31 +158,56 @@ function couple(g: ClassifierGraph, r: string, k: number): string {
     diagCols.push(g.op('Gather', [diag, idx], `q_diag_${t}`, { axis: 1 })); // [N, 1]
   }
   const axis1 = g.int64('axis1', [1]);
-  let p = g.op('Add', [g.op('Mul', [diag, g.double('zero_d', [], [0])], 'p_zeros'), g.double('uniform', [], [1 / k])], 'p0');
-  let done = g.bool('not_done', [1, 1], [false]); // becomes [N, 1] at the first Or
+  const zero = g.double('zero_d', [], [0]);
+  const p0 = g.op('Add', [g.op('Mul', [diag, zero], 'p_zeros'), g.double('uniform', [], [1 / k])], 'p0');
+  const done0 = g.op('Greater', [g.op('ReduceSum', [g.op('Mul', [diag, zero], 'done_zeros'), axis1], 'done_zero_sum', { keepdims: 1 }), one], 'done0'); // false, [N, 1]
   const eps = g.double('coupling_eps', [], [0.005 / k]);
   const two = g.double('two_d', [], [2]);
-  const zero = g.double('zero_d', [], [0]);
   const maxIter = Math.max(100, k);
-  for (let it = 0; it < maxIter; it++) {
-    let Qp = g.op('Squeeze', [g.op('MatMul', [Q, g.op('Unsqueeze', [p, g.int64('axis2', [2])], `p_col_${it}`)], `qp3_${it}`), g.int64('axis2', [2])], `qp_${it}`);
-    let pQp = g.op('ReduceSum', [g.op('Mul', [p, Qp], `pqp_terms_${it}`), axis1], `pqp_${it}`, { keepdims: 1 });
-    const maxError = g.op('ReduceMax', [g.op('Abs', [g.op('Sub', [Qp, pQp], `qp_err_${it}`)], `qp_abs_${it}`)], `max_error_${it}`, { axes: [1], keepdims: 1 });
-    done = g.op('Or', [done, g.op('Less', [maxError, eps], `converged_${it}`)], `done_${it}`);
+  // One sweep of couplePairwise per Loop iteration; the loop ends when every sample has converged.
+  const inIter = g.reserve(g.fresh('loop_iter'));
+  const inCond = g.reserve(g.fresh('loop_cond'));
+  const inP = g.reserve(g.fresh('loop_p'));
+  const inDone = g.reserve(g.fresh('loop_done'));
+  let pOut = '';
+  let doneOut = '';
+  let condOut = '';
+  const body = g.subgraph(() => {
+    let Qp = g.op('Squeeze', [g.op('MatMul', [Q, g.op('Unsqueeze', [inP, g.int64('axis2', [2])], 'p_col')], 'qp3'), g.int64('axis2', [2])], 'qp');
+    let pQp = g.op('ReduceSum', [g.op('Mul', [inP, Qp], 'pqp_terms'), axis1], 'pqp', { keepdims: 1 });
+    const maxError = g.op('ReduceMax', [g.op('Abs', [g.op('Sub', [Qp, pQp], 'qp_err')], 'qp_abs')], 'max_error', { axes: [1], keepdims: 1 });
+    doneOut = g.op('Or', [inDone, g.op('Less', [maxError, eps], 'converged')], 'done');
+    let p = inP;
     for (let t = 0; t < k; t++) {
-      const qpt = g.op('Gather', [Qp, g.int64(`t${t}`, [t])], `qp_${it}_${t}`, { axis: 1 });
-      const raw = g.op('Div', [g.op('Sub', [pQp, qpt], `diff_num_${it}_${t}`), diagCols[t]], `diff_raw_${it}_${t}`);
-      const diff = g.op('Where', [done, zero, raw], `diff_${it}_${t}`);
-      const onePlus = g.op('Add', [one, diff], `one_plus_${it}_${t}`);
+      const qpt = g.op('Gather', [Qp, g.int64(`t${t}`, [t])], `qp_${t}`, { axis: 1 });
+      const raw = g.op('Div', [g.op('Sub', [pQp, qpt], `diff_num_${t}`), diagCols[t]], `diff_raw_${t}`);
+      const diff = g.op('Where', [doneOut, zero, raw], `diff_${t}`); // a converged sample stays as it is
+      const onePlus = g.op('Add', [one, diff], `one_plus_${t}`);
       const onehot = new Float64Array(k);
       onehot[t] = 1;
-      const bumped = g.op('Add', [p, g.op('Mul', [diff, g.double(`onehot_${t}`, [k], onehot)], `p_bump_${it}_${t}`)], `p_bumped_${it}_${t}`);
-      const inner = g.op('Add', [g.op('Mul', [diff, diagCols[t]], `dq_${it}_${t}`), g.op('Mul', [two, qpt], `two_qp_${it}_${t}`)], `pqp_inner_${it}_${t}`);
-      const pQpNum = g.op('Add', [pQp, g.op('Mul', [diff, inner], `pqp_delta_${it}_${t}`)], `pqp_num_${it}_${t}`);
-      pQp = g.op('Div', [g.op('Div', [pQpNum, onePlus], `pqp_d1_${it}_${t}`), onePlus], `pqp_${it}_${t}`);
-      Qp = g.op('Div', [g.op('Add', [Qp, g.op('Mul', [diff, rows[t]], `qp_delta_${it}_${t}`)], `qp_num_${it}_${t}`), onePlus], `qp_${it}_${t}`);
-      p = g.op('Div', [bumped, onePlus], `p_${it}_${t}`);
+      const bumped = g.op('Add', [p, g.op('Mul', [diff, g.double(`onehot_${t}`, [k], onehot)], `p_bump_${t}`)], `p_bumped_${t}`);
+      const inner = g.op('Add', [g.op('Mul', [diff, diagCols[t]], `dq_${t}`), g.op('Mul', [two, qpt], `two_qp_${t}`)], `pqp_inner_${t}`);
+      const pQpNum = g.op('Add', [pQp, g.op('Mul', [diff, inner], `pqp_delta_${t}`)], `pqp_num_${t}`);
+      pQp = g.op('Div', [g.op('Div', [pQpNum, onePlus], `pqp_d1_${t}`), onePlus], `pqp_${t}`);
+      Qp = g.op('Div', [g.op('Add', [Qp, g.op('Mul', [diff, rows[t]], `qp_delta_${t}`)], `qp_num_${t}`), onePlus], `qp_${t}_next`);
+      p = g.op('Div', [bumped, onePlus], `p_${t}`);
     }
-  }
+    pOut = g.op('Identity', [p], 'p_next');
+    const allDone = g.op('ReduceMin', [g.cast(doneOut, ElemType.FLOAT, 'done_f32')], 'all_done', { keepdims: 0 });
+    condOut = g.op('Less', [allDone, g.float('half', [], [0.5])], 'continue');
+  });
+  const dims = (n: number) => ['batch', n] as (string | number)[];
+  const [p] = g.opWithGraph(
+    'Loop',
+    [g.int64('max_iter', [maxIter], []), g.bool('true', [], [true]), p0, done0],
+    [g.fresh('coupled'), g.fresh('coupled_done')],
+    'body',
+    {
+      name: 'coupling_sweep',
+      node: body,
+      input: [valueInfo(inIter, ElemType.INT64, []), valueInfo(inCond, ElemType.BOOL, []), valueInfo(inP, ElemType.DOUBLE, dims(k)), valueInfo(inDone, ElemType.BOOL, dims(1))],
+      output: [valueInfo(condOut, ElemType.BOOL, []), valueInfo(pOut, ElemType.DOUBLE, dims(k)), valueInfo(doneOut, ElemType.BOOL, dims(1))],
+    },
+  );
   return p;
 }
