@@ -98,6 +98,7 @@ async function compare(model: string, name: string): Promise<{ maxDiff: number; 
     assert.equal(q.label, (p as ImagePrediction).label, `${p.file}: same label`);
     for (const c of a.model.classes) maxDiff = Math.max(maxDiff, Math.abs((p as ImagePrediction).probabilities[c] - q.probabilities[c]));
   });
+  process.stderr.write(`${name}: ${files.length} images, same labels, largest probability difference ${maxDiff.toExponential(2)}\n`);
   return { maxDiff, onnx };
 }
 
@@ -128,7 +129,7 @@ test('three classes: RBF SVM with pairwise coupling, probabilities within 1e-4',
 });
 
 const finetuned = path.join(tmp, 'finetuned');
-await finetune(train2, { out: finetuned, ...backbone, headEpochs: 1, finetuneEpochs: 1, freeze: 'all', lr: 0.01, batchSize: 8, cache: false } as never);
+await finetune(train2, { out: finetuned, ...backbone, headEpochs: 1, epochs: 1, freeze: 'all', lr: 0.01, batchSize: 8, cache: false } as never);
 
 test('fine-tuned model folder: same labels, probabilities within 1e-4', async () => {
   const { maxDiff } = await compare(finetuned, 'finetuned');
@@ -233,9 +234,48 @@ test('bad input: the backbone weight file missing or changed since training', { 
   await rejectsLeavingNothing(model, 'EXPORT_BACKBONE_MISSING', /weights-copy\.h5/);
 });
 
-test('buildClassifierOnnx is deterministic in its graph and says which opset', async () => {
+test('buildClassifierOnnx reports the opset (13), node count and classes', async () => {
   const a = await buildClassifierOnnx(path.join(tmp, 'rbf.json'));
   assert.equal(a.opset, 13);
   assert.ok(a.nodeCount > 50);
   assert.deepEqual(a.classes, ['blue', 'red']);
+});
+
+test('ftk export / ftk serve flags become typed contexts; a missing destination is refused', async () => {
+  const { exportCommand, serveCommand } = await import('../src/cli/commands/export.js');
+  const seen: unknown[] = [];
+  const fake = async (ctx: unknown) => (seen.push(ctx), 0);
+  await exportCommand(fake).parseAsync(['m.json', '--out', 'x.onnx', '--web', 'site', '--json'], { from: 'user' });
+  await exportCommand(fake).parseAsync(['model', '--format', 'tfjs', '--out', 'tfjs'], { from: 'user' });
+  await serveCommand(fake).parseAsync(['site', '--port', '0'], { from: 'user' });
+  assert.deepEqual(seen, [
+    { model: 'm.json', format: 'onnx', out: 'x.onnx', web: 'site', json: true },
+    { model: 'model', format: 'tfjs', out: 'tfjs', web: undefined, json: false },
+    { dir: 'site', port: 0, host: '127.0.0.1' },
+  ]);
+  await assert.rejects(exportCommand(fake).parseAsync(['m.json'], { from: 'user' }), /Say where to write/);
+  await assert.rejects(exportCommand(fake).parseAsync(['m', '--format', 'tfjs', '--web', 'w', '--out', 'o'], { from: 'user' }), /does not combine/);
+  await assert.rejects(exportCommand(fake).parseAsync(['m', '--format', 'keras', '--out', 'o'], { from: 'user' }), /must be one of \[onnx, tfjs\]/);
+});
+
+test('end to end: the ftk binary exports an SVM model and `ftk predict x.onnx --json` prints what predict() gives', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const bin = path.resolve('bin/ftk.js');
+  const env = { ...process.env, FTK_DEV: '1' };
+  const onnx = path.join(tmp, 'cli.onnx');
+  const e = spawnSync(process.execPath, [bin, 'export', path.join(tmp, 'rbf.json'), '--out', onnx, '--json'], { env, encoding: 'utf8' });
+  assert.equal(e.status, 0, e.stderr);
+  const doc = JSON.parse(e.stdout);
+  assert.equal(doc.onnx.opset, 13);
+  assert.equal(doc.onnx.sizeBytes, (await fsp.stat(onnx)).size);
+  const p = spawnSync(process.execPath, [bin, 'predict', onnx, photos, '--json'], { env, encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const viaCli = JSON.parse(p.stdout) as { file: string; label: string; probabilities: Record<string, number> }[];
+  const direct = await predict(onnx, [photos]);
+  assert.deepEqual(viaCli, direct.predictions.map((q) => ({ file: q.file, label: (q as ImagePrediction).label, probabilities: (q as ImagePrediction).probabilities })));
+  const bad = spawnSync(process.execPath, [bin, 'export', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'never.onnx')], { env, encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /ftk: error: Cannot export .*missing\.json/);
+  assert.match(bad.stderr, /fix: /);
+  assert.equal(existsSync(path.join(tmp, 'never.onnx')), false);
 });

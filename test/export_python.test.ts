@@ -98,7 +98,7 @@ test('SVM exports (RBF + Platt, 3 classes with coupling; linear + vote): onnx.ch
 
 test('fine-tuned export (centre crop): onnx.checker and a NumPy evaluation agree with ONNX Runtime', { skip }, async () => {
   const out = path.join(tmp, 'finetuned');
-  await finetune(data, { out, ...backbone, crop: 'center', headEpochs: 1, finetuneEpochs: 1, freeze: 'all', lr: 0.01, batchSize: 6, cache: false } as never);
+  await finetune(data, { out, ...backbone, crop: 'center', headEpochs: 1, epochs: 1, freeze: 'all', lr: 0.01, batchSize: 6, cache: false } as never);
   await exportClassifier(out, path.join(tmp, 'finetuned.onnx'));
   await checkFile(path.join(tmp, 'finetuned.onnx'));
 });

@@ -1,0 +1,198 @@
+/**
+ * Issue 17's benchmark (not a test): the three kinds of ftk classifier trained on the shared
+ * cats-dogs photos, exported to ONNX, checked and timed.
+ *
+ * 1. train (once; kept in --work): 200 held-out test photos (every 10th of each class), the
+ *    other 1,800 for training, MobileNet 0.25 with the shared Keras weights:
+ *    - svm:       ftk bottleneck extract + ftk svm fit --grid --probability
+ *    - finetuned: ftk finetune --head-epochs 3 --epochs 2 (--val 0.1)
+ *    - auto:      ftk auto on 600 of the training photos (300 per class), --folds 3 --budget 10
+ * 2. per model: ftk export --out (file size, export time); `predict()` with the model and with the
+ *    .onnx on the 200 test photos (the .onnx through onnxruntime-node, fed the same sharp-decoded
+ *    pixels): labels equal? largest probability difference;
+ *    python3 bench/export/onnx_reference.py: onnx.checker + NumPy evaluation on 5 photos vs ORT;
+ * 3. speed, --repeats times, interleaved: `ftk predict <model> <200 photos>` and
+ *    `ftk predict classifier.onnx <200 photos>` as processes (fresh FTK_HOME each, so the SVM's
+ *    feature cache never serves a photo: start-up and model load included, as a user runs it),
+ *    and in-process: ONNX Runtime alone on the pre-decoded photos (one image per run).
+ *    Medians reported, with the load average.
+ *
+ * Records: bench/export/results.jsonl (one line per model per run, with date, loadavg, versions).
+ *
+ *   npx tsx bench/export/run.ts [--work /tmp/ftk-bench-export] [--repeats 3] [--models svm,finetuned,auto]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeImageRgb, type RgbImage } from '../../src/data/decode.js';
+import { exportClassifier } from '../../src/export/export.js';
+import { predict, type ImagePrediction } from '../../src/predict/predict.js';
+import { OnnxFileClassifier } from '../../src/predict/onnx_file.js';
+import { onnxRuntimeVersion } from '../../src/runtime/onnx_engine.js';
+import { packageInfo } from '../../src/runtime/package_info.js';
+
+const { values } = parseArgs({
+  options: {
+    work: { type: 'string', default: path.join(os.tmpdir(), 'ftk-bench-export') },
+    repeats: { type: 'string', default: '3' },
+    models: { type: 'string', default: 'svm,finetuned,auto' },
+    'train-only': { type: 'boolean', default: false },
+  },
+});
+const WORK = path.resolve(values.work!);
+const DATA = path.resolve('../shared/datasets/cats-dogs');
+const H5 = path.resolve('../shared/models/mobilenet_2_5_224_tf_no_top.h5');
+const HOME = path.join(WORK, 'home');
+const RECORDS = path.resolve('bench/export/results.jsonl');
+process.env.FTK_HOME = HOME;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { stdout: string; seconds: number } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env: { ...process.env, FTK_DEV: '1', ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr.slice(-3000)}`);
+  return { stdout: r.stdout, seconds: (performance.now() - t0) / 1000 };
+}
+const ftk = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [path.resolve('bin/ftk.js'), ...args], env);
+const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
+
+// 1. Data split (symlinks) and training.
+const trainDir = path.join(WORK, 'train');
+const autoDir = path.join(WORK, 'train600');
+const testFiles: string[] = [];
+for (const c of ['cats', 'dogs']) {
+  const files = (await fsp.readdir(path.join(DATA, c))).filter((f) => f.endsWith('.jpg')).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  let kept = 0;
+  for (const [i, f] of files.entries()) {
+    if (i % 10 === 0) {
+      testFiles.push(path.join(DATA, c, f));
+      continue;
+    }
+    await fsp.mkdir(path.join(trainDir, c), { recursive: true });
+    const link = path.join(trainDir, c, f);
+    if (!existsSync(link)) await fsp.symlink(path.join(DATA, c, f), link);
+    if (kept++ < 300) {
+      await fsp.mkdir(path.join(autoDir, c), { recursive: true });
+      const l2 = path.join(autoDir, c, f);
+      if (!existsSync(l2)) await fsp.symlink(path.join(DATA, c, f), l2);
+    }
+  }
+}
+const backbone = ['--model', 'mobilenet', '--alpha', '0.25', '--weights', H5];
+const models: Record<string, string> = {
+  svm: path.join(WORK, 'svm.json'),
+  finetuned: path.join(WORK, 'finetuned'),
+  auto: path.join(WORK, 'auto', 'bundle'),
+};
+const wanted = values.models!.split(',');
+if (wanted.includes('svm') && !existsSync(models.svm)) {
+  log('training: svm');
+  ftk(['bottleneck', 'extract', trainDir, ...backbone, '--out', path.join(WORK, 'feats'), '--json']);
+  ftk(['svm', 'fit', path.join(WORK, 'feats'), '--grid', '--probability', '--out', models.svm, '--json']);
+}
+if (wanted.includes('finetuned') && !existsSync(path.join(models.finetuned, 'ftk.json'))) {
+  log('training: finetuned');
+  ftk(['finetune', trainDir, ...backbone, '--out', models.finetuned, '--head-epochs', '3', '--epochs', '2', '--val', '0.1', '--json']);
+}
+if (wanted.includes('auto') && !existsSync(path.join(models.auto, 'ftk.json'))) {
+  log('training: auto');
+  ftk(['auto', autoDir, ...backbone, '--out', path.join(WORK, 'auto'), '--folds', '3', '--budget', '10', '--epochs', '2', '--json']);
+}
+if (values['train-only']) process.exit(0);
+
+// 2-3. Export, agreement, Python, speed.
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const decoded: RgbImage[] = [];
+for (const f of testFiles) decoded.push(await decodeImageRgb(f));
+const repeats = Number(values.repeats);
+for (const name of wanted) {
+  const model = models[name];
+  const onnx = path.join(WORK, `${name}.onnx`);
+  log(`export: ${name}`);
+  const t0 = performance.now();
+  const exported = await exportClassifier(model, onnx);
+  const exportSeconds = (performance.now() - t0) / 1000;
+
+  const a = await predict(model, testFiles);
+  const b = await predict(onnx, testFiles);
+  let sameLabels = 0;
+  let maxDiff = 0;
+  let correct = 0;
+  a.predictions.forEach((p, i) => {
+    const q = b.predictions[i] as ImagePrediction;
+    const pp = p as ImagePrediction;
+    if (pp.label === q.label) sameLabels++;
+    if (pp.label === path.basename(path.dirname(testFiles[i]))) correct++;
+    for (const c of a.model.classes) maxDiff = Math.max(maxDiff, Math.abs(pp.probabilities[c] - q.probabilities[c]));
+  });
+
+  // Python: onnx.checker + NumPy evaluation on 5 photos vs ONNX Runtime.
+  const clf = await OnnxFileClassifier.load(onnx);
+  const specs: string[] = [];
+  let pyMaxDiff = 0;
+  let pyLabels = 0;
+  const ortOut: { probabilities: Float32Array; label: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const img = decoded[i * 40];
+    const raw = path.join(WORK, `py-${i}.rgb`);
+    await fsp.writeFile(raw, img.data);
+    specs.push(`${raw}:${img.height}:${img.width}`);
+    ortOut.push(await clf.run(img));
+  }
+  const py = JSON.parse(run('/usr/bin/python3', [path.resolve('bench/export/onnx_reference.py'), onnx, ...specs]).stdout) as { checker: string; onnxVersion: string; numpyVersion: string; results: { probabilities: number[]; label: number }[] };
+  py.results.forEach((r, i) => {
+    if (r.label === ortOut[i].label) pyLabels++;
+    r.probabilities.forEach((p, k) => (pyMaxDiff = Math.max(pyMaxDiff, Math.abs(p - ortOut[i].probabilities[k]))));
+  });
+
+  // Speed.
+  const ftkSeconds: number[] = [];
+  const onnxSeconds: number[] = [];
+  const ortOnlySeconds: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    log(`speed ${name} ${r + 1}/${repeats}`);
+    const home = await fsp.mkdtemp(path.join(WORK, 'speed-home-'));
+    // The backbone graph is exported once per FTK_HOME by ftk predict; copy it so both sides start warm on model files, cold on features.
+    await fsp.cp(path.join(HOME, 'weights'), path.join(home, 'weights'), { recursive: true }).catch(() => undefined);
+    ftkSeconds.push(ftk(['predict', model, ...testFiles, '--json'], { FTK_HOME: home }).seconds);
+    onnxSeconds.push(ftk(['predict', onnx, ...testFiles, '--json'], { FTK_HOME: home }).seconds);
+    const t = performance.now();
+    for (const img of decoded) await clf.run(img);
+    ortOnlySeconds.push((performance.now() - t) / 1000);
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+  clf.dispose();
+  const n = testFiles.length;
+  const record = {
+    date: new Date().toISOString(),
+    model: name,
+    source: path.relative(WORK, model),
+    description: exported.training.description,
+    trainingAccuracy: exported.training.accuracy,
+    accuracyHow: exported.training.accuracyHow,
+    images: n,
+    testAccuracy: correct / n,
+    onnxBytes: exported.sizeBytes,
+    opset: exported.opset,
+    nodes: exported.nodeCount,
+    exportSeconds,
+    sameLabels,
+    maxProbabilityDiff: maxDiff,
+    python: { checker: py.checker, images: 5, sameLabels: pyLabels, maxProbabilityDiff: pyMaxDiff, onnx: py.onnxVersion, numpy: py.numpyVersion },
+    speed: {
+      repeats,
+      ftkPredictSeconds: ftkSeconds,
+      onnxPredictSeconds: onnxSeconds,
+      ortOnlySeconds,
+      ftkPredictImagesPerSecond: n / median(ftkSeconds),
+      onnxPredictImagesPerSecond: n / median(onnxSeconds),
+      ortOnlyImagesPerSecond: n / median(ortOnlySeconds),
+    },
+    loadavg: os.loadavg(),
+    cpus: os.availableParallelism(),
+    versions: { ftk: packageInfo().version, node: process.version, onnxruntimeNode: onnxRuntimeVersion() },
+  };
+  await fsp.appendFile(RECORDS, JSON.stringify(record) + '\n');
+  log(`${name}: ${sameLabels}/${n} same labels, max diff ${maxDiff.toExponential(2)}, python ${pyLabels}/5 max diff ${pyMaxDiff.toExponential(2)}, ${(exported.sizeBytes / 1e6).toFixed(2)} MB; ftk predict ${record.speed.ftkPredictImagesPerSecond.toFixed(1)} img/s, onnx predict ${record.speed.onnxPredictImagesPerSecond.toFixed(1)} img/s, ORT alone ${record.speed.ortOnlyImagesPerSecond.toFixed(1)} img/s`);
+}
