@@ -128,12 +128,17 @@ test('three classes: RBF SVM with pairwise coupling, probabilities within 1e-4',
   assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
 });
 
+// Real weights where they exist: random MobileNet features barely vary, which would make the
+// fine-tuned model's outputs nearly constant and the comparison weak.
 const finetuned = path.join(tmp, 'finetuned');
-await finetune(train2, { out: finetuned, ...backbone, headEpochs: 1, epochs: 1, freeze: 'all', lr: 0.01, batchSize: 8, cache: false } as never);
+await finetune(train2, { out: finetuned, ...backbone, weights: noH5 ? 'random' : H5, headEpochs: 3, epochs: 1, freeze: 'all', lr: 0.01, batchSize: 8, onNotice: (m: string) => m.startsWith('skipped') && process.stderr.write(m + '\n') } as never);
 
 test('fine-tuned model folder: same labels, probabilities within 1e-4', async () => {
-  const { maxDiff } = await compare(finetuned, 'finetuned');
+  const { maxDiff, onnx } = await compare(finetuned, 'finetuned');
   assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
+  const p = await predict(onnx, [photos]);
+  const first = p.predictions.map((q) => (q as ImagePrediction).probabilities.blue);
+  assert.ok(Math.max(...first) - Math.min(...first) > 0.01, `the outputs vary from photo to photo (${Math.min(...first)}..${Math.max(...first)})`);
 });
 
 test('auto bundle (SVM inside): same as the bundle, kind and reasons in the metadata', async () => {
@@ -253,7 +258,7 @@ test('ftk export / ftk serve flags become typed contexts; a missing destination 
     { model: 'model', format: 'tfjs', out: 'tfjs', web: undefined, json: false },
     { dir: 'site', port: 0, host: '127.0.0.1' },
   ]);
-  await assert.rejects(exportCommand(fake).parseAsync(['m.json'], { from: 'user' }), /Say where to write/);
+  await assert.rejects(exportCommand(fake).parseAsync(['m.json'], { from: 'user' }), /No destination given/);
   await assert.rejects(exportCommand(fake).parseAsync(['m', '--format', 'tfjs', '--web', 'w', '--out', 'o'], { from: 'user' }), /does not combine/);
   await assert.rejects(exportCommand(fake).parseAsync(['m', '--format', 'keras', '--out', 'o'], { from: 'user' }), /must be one of \[onnx, tfjs\]/);
 });
@@ -278,4 +283,15 @@ test('end to end: the ftk binary exports an SVM model and `ftk predict x.onnx --
   assert.match(bad.stderr, /ftk: error: Cannot export .*missing\.json/);
   assert.match(bad.stderr, /fix: /);
   assert.equal(existsSync(path.join(tmp, 'never.onnx')), false);
+  const none = spawnSync(process.execPath, [bin, 'export', path.join(tmp, 'rbf.json')], { env, encoding: 'utf8' });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /No destination given[^]*fix: Say where to write/);
+});
+
+test('ftk predict refuses an ONNX file that ftk did not export, saying how to use it', async () => {
+  const backboneGraph = path.join(tmp, 'plain.onnx');
+  const { exportOnnx } = await import('../src/runtime/onnx_export.js');
+  const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2 })] });
+  await fsp.writeFile(backboneGraph, exportOnnx(m).bytes);
+  await assert.rejects(predict(backboneGraph, [photos]), /plain\.onnx is not a classifier exported by ftk[^]*ftk\.format/);
 });

@@ -17,6 +17,11 @@
  *    and in-process: ONNX Runtime alone on the pre-decoded photos (one image per run).
  *    Medians reported, with the load average.
  *
+ * 4. once: the graph's Resize (+ centre crop) against src/data/resize.ts on the 200 decoded photos
+ *    (largest difference in grey levels), and the --web page of the first model in Debian's
+ *    Chromium (puppeteer-core) on 20 of the photos against `ftk predict` (labels, largest
+ *    probability difference).
+ *
  * Records: bench/export/results.jsonl (one line per model per run, with date, loadavg, versions).
  *
  *   npx tsx bench/export/run.ts [--work /tmp/ftk-bench-export] [--repeats 3] [--models svm,finetuned,auto]
@@ -26,7 +31,15 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import puppeteer from 'puppeteer-core';
 import { decodeImageRgb, type RgbImage } from '../../src/data/decode.js';
+import { centerCropBox, resizeBilinear } from '../../src/data/resize.js';
+import { ClassifierGraph, ElemType, valueInfo } from '../../src/export/graph.js';
+import { addImageInput } from '../../src/export/image_input.js';
+import { serveStatic } from '../../src/export/serve.js';
+import { exportWebPage } from '../../src/export/web.js';
+import { encodeModel, IR_VERSION } from '../../src/runtime/onnx_proto.js';
+import { loadOnnxRuntime } from '../../src/runtime/onnx_engine.js';
 import { exportClassifier } from '../../src/export/export.js';
 import { predict, type ImagePrediction } from '../../src/predict/predict.js';
 import { OnnxFileClassifier } from '../../src/predict/onnx_file.js';
@@ -39,6 +52,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     models: { type: 'string', default: 'svm,finetuned,auto' },
     'train-only': { type: 'boolean', default: false },
+    'skip-extras': { type: 'boolean', default: false },
   },
 });
 const WORK = path.resolve(values.work!);
@@ -195,4 +209,68 @@ for (const name of wanted) {
   };
   await fsp.appendFile(RECORDS, JSON.stringify(record) + '\n');
   log(`${name}: ${sameLabels}/${n} same labels, max diff ${maxDiff.toExponential(2)}, python ${pyLabels}/5 max diff ${pyMaxDiff.toExponential(2)}, ${(exported.sizeBytes / 1e6).toFixed(2)} MB; ftk predict ${record.speed.ftkPredictImagesPerSecond.toFixed(1)} img/s, onnx predict ${record.speed.onnxPredictImagesPerSecond.toFixed(1)} img/s, ORT alone ${record.speed.ortOnlyImagesPerSecond.toFixed(1)} img/s`);
+}
+
+if (!values['skip-extras']) {
+  // 4a. Resize: ONNX graph vs src/data/resize.ts on the decoded test photos.
+  const ort = await loadOnnxRuntime();
+  const worst: Record<string, number> = {};
+  let equal = 0;
+  let total = 0;
+  for (const crop of ['squash', 'center'] as const) {
+    const g = new ClassifierGraph();
+    const out = addImageInput(g, { inputSize: 224, crop, preprocessing: { mean: [0, 0, 0], std: [1, 1, 1], scale: 1, channels: 'rgb' } });
+    g.op('Identity', [out], 'resized', {}, 'resized');
+    const bytes = encodeModel({ irVersion: IR_VERSION, opsetImport: [{ domain: '', version: 13 }], graph: { name: 'resize', node: g.nodes, initializer: g.initializers, input: [valueInfo('pixels', ElemType.UINT8, ['n', 'h', 'w', 3])], output: [valueInfo('resized', ElemType.FLOAT, ['n', 224, 224, 3])] } });
+    const session = await ort.InferenceSession.create(bytes);
+    worst[crop] = 0;
+    for (const img of decoded) {
+      const ours = resizeBilinear({ data: img.data, height: img.height, width: img.width, channels: 3 }, 224, 224, { box: crop === 'center' ? centerCropBox(img.height, img.width, 224, 224) : undefined });
+      const theirs = (await session.run({ pixels: new ort.Tensor('uint8', img.data, [1, img.height, img.width, 3]) })).resized.data as Float32Array;
+      for (let i = 0; i < ours.length; i++) {
+        const d = Math.abs(ours[i] - theirs[i]);
+        if (d === 0) equal++;
+        total++;
+        if (d > worst[crop]) worst[crop] = d;
+      }
+    }
+    await session.release();
+  }
+  const resizeRecord = { date: new Date().toISOString(), measure: 'resize', images: decoded.length, size: 224, maxGreyLevelDiff: worst, fractionBitIdentical: equal / total, loadavg: os.loadavg(), versions: { ftk: packageInfo().version, node: process.version, onnxruntimeNode: onnxRuntimeVersion() } };
+  await fsp.appendFile(RECORDS, JSON.stringify(resizeRecord) + '\n');
+  log(`resize: largest difference ${JSON.stringify(worst)} grey levels, ${(100 * equal / total).toFixed(1)}% of values bit-identical`);
+
+  // 4b. The web page in Chromium on 20 photos.
+  const name = wanted[0];
+  const web = path.join(WORK, 'web');
+  await fsp.rm(web, { recursive: true, force: true });
+  const page = await exportWebPage(models[name], web);
+  const files = testFiles.filter((_, i) => i % 10 === 3);
+  const expected = await predict(models[name], files);
+  const server = await serveStatic(web, { port: 0 });
+  const browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${await fsp.mkdtemp(path.join(WORK, 'profile-'))}`] });
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(server.url, { waitUntil: 'load' });
+    await tab.waitForFunction('window.ftkReady === true || window.ftkError !== undefined', { timeout: 300_000 });
+    const t = performance.now();
+    await ((await tab.$('#files')) as unknown as { uploadFile(...f: string[]): Promise<void> }).uploadFile(...files);
+    await tab.waitForFunction(`window.ftkResults.length === ${files.length}`, { timeout: 600_000 });
+    const seconds = (performance.now() - t) / 1000;
+    const results = (await tab.evaluate('window.ftkResults')) as { label: string; probabilities: number[] }[];
+    let same = 0;
+    let maxDiff = 0;
+    results.forEach((r, i) => {
+      const want = expected.predictions[i] as ImagePrediction;
+      if (r.label === want.label) same++;
+      expected.model.classes.forEach((c, k) => (maxDiff = Math.max(maxDiff, Math.abs(r.probabilities[k] - want.probabilities[c]))));
+    });
+    const chromium = await browser.version();
+    const record = { date: new Date().toISOString(), measure: 'web', model: name, images: files.length, sameLabels: same, maxProbabilityDiff: maxDiff, pageSeconds: seconds, pageFiles: page.files, loadavg: os.loadavg(), versions: { ftk: packageInfo().version, chromium, onnxruntimeWeb: page.ortWebVersion } };
+    await fsp.appendFile(RECORDS, JSON.stringify(record) + '\n');
+    log(`web page (${chromium}): ${same}/${files.length} same labels, largest probability difference ${maxDiff.toExponential(2)}, ${(files.length / seconds).toFixed(1)} img/s in the page`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 }

@@ -2,7 +2,8 @@
  * `ftk export <model> --out classifier.onnx | --web <dir> | --format tfjs --out <dir>` and
  * `ftk serve <dir>`. The library modules load inside the actions (start-up time).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { OptionsError } from '../../errors.js';
 import { makeOutput, parseIntFlag } from '../io.js';
 
 export interface ExportContext {
@@ -17,10 +18,11 @@ export interface ExportContext {
 
 export function exportContext(model: string, raw: Record<string, any>): ExportContext {
   const format = (raw.format ?? 'onnx') as 'onnx' | 'tfjs';
-  if (format !== 'onnx' && format !== 'tfjs') throw new InvalidArgumentError(`--format must be one of [onnx, tfjs]; received "${format}".`);
-  if (!raw.out && !raw.web) throw new InvalidArgumentError('Say where to write: --out classifier.onnx, --web <dir>, or --format tfjs --out <dir>.');
-  if (format === 'tfjs' && raw.web) throw new InvalidArgumentError('--web writes an ONNX page; it does not combine with --format tfjs.');
-  if (format === 'tfjs' && !raw.out) throw new InvalidArgumentError('--format tfjs needs --out <dir>.');
+  const fail = (message: string, suggestion: string) => new OptionsError(message, { code: 'EXPORT_OPTIONS', suggestion });
+  if (format !== 'onnx' && format !== 'tfjs') throw fail(`--format must be one of [onnx, tfjs]. Received "${format}".`, 'Drop --format (ONNX), or pass --format tfjs.');
+  if (!raw.out && !raw.web) throw fail('No destination given.', 'Say where to write: --out classifier.onnx, --web <dir>, or --format tfjs --out <dir>.');
+  if (format === 'tfjs' && raw.web) throw fail('--web writes an ONNX page; it does not combine with --format tfjs.', 'Run the two exports separately.');
+  if (format === 'tfjs' && !raw.out) throw fail('--format tfjs needs --out <dir>.', 'Add --out <dir>.');
   return { model, format, out: raw.out, web: raw.web, json: Boolean(raw.json) };
 }
 
