@@ -45,6 +45,7 @@ import { predict, type ImagePrediction } from '../../src/predict/predict.js';
 import { OnnxFileClassifier } from '../../src/predict/onnx_file.js';
 import { onnxRuntimeVersion } from '../../src/runtime/onnx_engine.js';
 import { packageInfo } from '../../src/runtime/package_info.js';
+import { writeResultsSection } from '../results_md.js';
 
 const { values } = parseArgs({
   options: {
@@ -120,6 +121,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const decoded: RgbImage[] = [];
 for (const f of testFiles) decoded.push(await decodeImageRgb(f));
 const repeats = Number(values.repeats);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const records: any[] = [];
 for (const name of wanted) {
   const model = models[name];
   const onnx = path.join(WORK, `${name}.onnx`);
@@ -208,6 +211,7 @@ for (const name of wanted) {
     versions: { ftk: packageInfo().version, node: process.version, onnxruntimeNode: onnxRuntimeVersion() },
   };
   await fsp.appendFile(RECORDS, JSON.stringify(record) + '\n');
+  records.push(record);
   log(`${name}: ${sameLabels}/${n} same labels, max diff ${maxDiff.toExponential(2)}, python ${pyLabels}/5 max diff ${pyMaxDiff.toExponential(2)}, ${(exported.sizeBytes / 1e6).toFixed(2)} MB; ftk predict ${record.speed.ftkPredictImagesPerSecond.toFixed(1)} img/s, onnx predict ${record.speed.onnxPredictImagesPerSecond.toFixed(1)} img/s, ORT alone ${record.speed.ortOnlyImagesPerSecond.toFixed(1)} img/s`);
 }
 
@@ -238,6 +242,7 @@ if (!values['skip-extras']) {
   }
   const resizeRecord = { date: new Date().toISOString(), measure: 'resize', images: decoded.length, size: 224, maxGreyLevelDiff: worst, fractionBitIdentical: equal / total, loadavg: os.loadavg(), versions: { ftk: packageInfo().version, node: process.version, onnxruntimeNode: onnxRuntimeVersion() } };
   await fsp.appendFile(RECORDS, JSON.stringify(resizeRecord) + '\n');
+  records.push(resizeRecord);
   log(`resize: largest difference ${JSON.stringify(worst)} grey levels, ${(100 * equal / total).toFixed(1)}% of values bit-identical`);
 
   // 4b. The web page in Chromium on 20 photos.
@@ -268,9 +273,31 @@ if (!values['skip-extras']) {
     const chromium = await browser.version();
     const record = { date: new Date().toISOString(), measure: 'web', model: name, images: files.length, sameLabels: same, maxProbabilityDiff: maxDiff, pageSeconds: seconds, pageFiles: page.files, loadavg: os.loadavg(), versions: { ftk: packageInfo().version, chromium, onnxruntimeWeb: page.ortWebVersion } };
     await fsp.appendFile(RECORDS, JSON.stringify(record) + '\n');
+    records.push(record);
     log(`web page (${chromium}): ${same}/${files.length} same labels, largest probability difference ${maxDiff.toExponential(2)}, ${(files.length / seconds).toFixed(1)} img/s in the page`);
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+// bench/RESULTS.md section, from this run's records only.
+{
+  const kinds = records.filter((r) => r.model && !r.measure);
+  const mb = (b: number) => (b / 1e6).toFixed(2);
+  const f1 = (x: number) => x.toFixed(1);
+  const lines = [
+    '## Export: one ONNX file per classifier (`npx tsx bench/export/run.ts`)',
+    '',
+    `${new Date().toISOString().slice(0, 10)}, MobileNet 0.25 (shared Keras weights) on the shared cats-dogs photos: trained on 1,800 (auto: 600 of them), tested on the 200 others (every 10th photo). Exported with \`ftk export --out\`; \`ftk predict\` on the model and on the .onnx (onnxruntime-node ${onnxRuntimeVersion()}, the same sharp-decoded pixels). Speeds: median of ${repeats} runs of each command as a process (start-up and model load included, fresh FTK_HOME so no feature comes from the cache), interleaved; "ORT alone": the session run on the 200 pre-decoded photos, one per run. Load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores shared with other jobs: compare within a row. Raw records: \`bench/export/results.jsonl\`.`,
+    '',
+    '| classifier | ONNX file | test accuracy | same labels as ftk predict | largest probability difference | Python: onnx.checker, NumPy vs ORT (5 photos) | ftk predict, img/s | ftk predict x.onnx, img/s | ORT alone, img/s |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...kinds.map((r) => `| ${r.model}: ${r.description} | ${mb(r.onnxBytes)} MB, ${r.nodes} nodes | ${(100 * r.testAccuracy).toFixed(1)}% | ${r.sameLabels}/${r.images} | ${r.maxProbabilityDiff.toExponential(1)} | ${r.python.checker}, ${r.python.sameLabels}/5 labels, ${r.python.maxProbabilityDiff.toExponential(1)} | ${f1(r.speed.ftkPredictImagesPerSecond)} | ${f1(r.speed.onnxPredictImagesPerSecond)} | ${f1(r.speed.ortOnlyImagesPerSecond)} |`),
+  ];
+  const resize = records.find((r) => r.measure === 'resize');
+  if (resize) lines.push('', `Resize in the graph (ONNX \`Resize\`, linear, half_pixel) vs ftk's \`resizeBilinear\` on the 200 decoded test photos to 224x224: largest difference ${resize.maxGreyLevelDiff.squash.toExponential(1)} grey levels (squash), ${resize.maxGreyLevelDiff.center.toExponential(1)} (centre crop); ${(100 * resize.fractionBitIdentical).toFixed(1)}% of the values bit-identical.`);
+  const web = records.find((r) => r.measure === 'web');
+  if (web) lines.push('', `Web page (\`ftk export --web\`, ${web.model}) in ${web.versions.chromium} (puppeteer-core, headless), onnxruntime-web ${web.versions.onnxruntimeWeb}: ${web.images} photos through the page's file input, ${web.sameLabels}/${web.images} labels as \`ftk predict\`, largest probability difference ${web.maxProbabilityDiff.toExponential(1)} (the browser decodes the JPEGs itself), ${(web.images / web.pageSeconds).toFixed(1)} img/s in the page.`);
+  writeResultsSection('export', lines.join('\n'));
 }
