@@ -51,15 +51,20 @@ function ortWebDist(): { dir: string; version: string } {
   throw new ExportError(`onnxruntime-web's package.json was not found above ${entry}.`, { code: 'EXPORT_NO_ORT_WEB', suggestion: 'Reinstall it with `npm ci`.' });
 }
 
+export interface WebExportOptions extends ExportOptions {
+  /** The export of `source`, when the caller already built it (e.g. for `--out` too). Default: built here. */
+  built?: ClassifierExport;
+}
+
 /** Writes the page for `source` into `dir` (see the module notes); the folder appears complete or not at all. */
-export async function exportWebPage(source: string, dir: string, options: ExportOptions = {}): Promise<WebExportResult> {
+export async function exportWebPage(source: string, dir: string, options: WebExportOptions = {}): Promise<WebExportResult> {
   const target = path.resolve(dir);
   const existing = await fsp.readdir(target).catch(() => undefined);
   if (existing && existing.length > 0 && !existing.includes(WEB_MARKER)) {
     throw new ExportError(`${dir} exists and is not an ftk web export; ftk will not overwrite it.`, { code: 'EXPORT_WEB_DIR_IN_USE', suggestion: 'Pass a new or empty folder to --web.' });
   }
   const ort = ortWebDist();
-  const built = await buildClassifierOnnx(source, options);
+  const built = options.built ?? (await buildClassifierOnnx(source, options));
   const { bytes, ...info } = built;
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {

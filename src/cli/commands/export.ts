@@ -39,14 +39,16 @@ export async function runExport(ctx: ExportContext): Promise<number> {
     doc.tfjs = r;
     lines.push(`wrote TF.js layers model ${r.dir} (${r.files.length} files; preprocessing in model.json userDefinedMetadata and metadata.json)`);
   } else {
+    const built = await lib.buildClassifierOnnx(ctx.model, { onNotice: notice });
+    lines.push(`${built.training.description}, classes ${built.classes.join(', ')}`);
     if (ctx.out) {
-      const r = await lib.exportClassifier(ctx.model, ctx.out, { onNotice: notice });
-      doc.onnx = { file: r.file, sizeBytes: r.sizeBytes, classes: r.classes, opset: r.opset, nodes: r.nodeCount, input: r.input, training: r.training, backboneFingerprint: r.backboneFingerprint };
-      lines.push(`${r.training.description}, classes ${r.classes.join(', ')}`);
-      lines.push(`wrote ${r.file} (${mb(r.sizeBytes)}, opset ${r.opset}, ${r.nodeCount} nodes): input pixels uint8 [N, H, W, 3] RGB, outputs probabilities, label`);
+      await lib.writeFileAtomic(ctx.out, built.bytes);
+      const { bytes, metadata, ...rest } = built;
+      doc.onnx = { file: ctx.out, sizeBytes: bytes.length, ...rest, metadata };
+      lines.push(`wrote ${ctx.out} (${mb(bytes.length)}, opset ${built.opset}, ${built.nodeCount} nodes): input pixels uint8 [N, H, W, 3] RGB, outputs probabilities, label`);
     }
     if (ctx.web) {
-      const r = await lib.exportWebPage(ctx.model, ctx.web, { onNotice: notice });
+      const r = await lib.exportWebPage(ctx.model, ctx.web, { onNotice: notice, built });
       doc.web = { dir: r.dir, files: r.files, ortWebVersion: r.ortWebVersion };
       lines.push(`wrote web page ${r.dir} (${r.files.length} files, ${mb(r.files.reduce((a, f) => a + f.sizeBytes, 0))}, onnxruntime-web ${r.ortWebVersion})`);
       lines.push(`open it with: ftk serve ${ctx.web}   (or any static server, e.g. npx http-server ${ctx.web})`);
