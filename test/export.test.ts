@@ -155,6 +155,17 @@ test('auto bundle (SVM inside): same as the bundle, kind and reasons in the meta
   assert.deepEqual(training.reasons, ['The SVM is cheaper.']);
 });
 
+test('auto bundle that chose fine-tuning (model folder inside): same as the bundle', async () => {
+  const bundle = path.join(tmp, 'run-ft', 'bundle');
+  await fsp.mkdir(bundle, { recursive: true });
+  await fsp.cp(finetuned, path.join(bundle, 'model'), { recursive: true });
+  const inner = await readFinetunedMeta(finetuned);
+  await fsp.writeFile(path.join(bundle, 'ftk.json'), JSON.stringify({ format: 'ftk-auto-bundle', formatVersion: 1, chosen: 'finetune', classifier: 'model', classes: inner.classes, backbone: inner.backbone, reasons: ['Fine-tuning is better.'], createdAt: new Date().toISOString() }));
+  const { maxDiff, onnx } = await compare(bundle, 'bundle-ft');
+  assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
+  assert.equal(JSON.parse(readOnnxSummary(new Uint8Array(await fsp.readFile(onnx))).metadata['ftk.training']).kind, 'auto-bundle (finetune)');
+});
+
 test("the graph's resize (ONNX Resize, linear, half_pixel) equals src/data/resize.ts within 1 grey level, crop included", async () => {
   const ort = await loadOnnxRuntime();
   let worst = 0;
