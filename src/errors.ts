@@ -34,3 +34,5 @@ export class FeaturesError extends FtkError {}
 export class RuntimeError extends FtkError {}
 /** Using an estimator before `fit`. */
 export class NotFittedError extends FtkError {}
+/** A classifier that cannot be exported (missing or changed backbone, unsupported layer, bad model). */
+export class ExportError extends FtkError {}

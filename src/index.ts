@@ -51,3 +51,6 @@ export { examineDataset, type DoctorReport } from './auto/doctor.js';
 export { recommend, type Prior, type DomainProbe } from './auto/recommend.js';
 export { compareMethods, benchTableMarkdown, BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod, type CompareMethodsOptions, type CompareMethodsResult, type BenchFoldRecord, type BenchSharedRecord, type BenchMethodSummary, type TrainSettings } from './bench/compare.js';
 export { readIdx, decodeIdx, encodeIdx, type IdxArray, type IdxType } from './data/idx.js';
+export * from './export/index.js';
+export { OnnxFileClassifier } from './predict/onnx_file.js';
+export { decodeImageRgb, type RgbImage } from './data/decode.js';

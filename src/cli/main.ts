@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { autoCommand } from './commands/auto.js';
 import { benchCommand } from './commands/bench.js';
 import { bottleneckCommand } from './commands/bottleneck.js';
+import { exportCommand, serveCommand } from './commands/export.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
 import { finetuneCommand, predictCommand } from './commands/finetune.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(autoCommand());
   program.addCommand(reportCommand());
   program.addCommand(benchCommand());
+  program.addCommand(exportCommand()).addCommand(serveCommand());
   return program;
 }
 

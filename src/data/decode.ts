@@ -148,6 +148,31 @@ function sharpOptions(maxInputPixels: number): SharpOptions {
  */
 export async function decodeImage(input: string | Buffer, options: DecodeOptions, name?: string): Promise<DecodedImage> {
   const resolved = resolveDecodeOptions(options);
+  const { data: rgb, height: sourceHeight, width: sourceWidth } = await decodeRgb(input, resolved.maxInputPixels, name);
+  const { height, width } = resolved;
+  const box = resolved.crop === 'center' ? centerCropBox(sourceHeight, sourceWidth, height, width) : undefined;
+  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box, out: options.out });
+  return { pixels, height, width, sourceHeight, sourceWidth };
+}
+
+/** Decoded 8-bit RGB pixels at the image's own size (EXIF orientation applied). */
+export interface RgbImage {
+  /** height*width*3 bytes, row-major HWC. */
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/**
+ * Decodes an image exactly as `decodeImage` does, without the resize: the uint8 RGB pixels an
+ * exported ONNX classifier takes (src/export). Same errors as `decodeImage`.
+ */
+export async function decodeImageRgb(input: string | Buffer, options: { maxInputPixels?: number } = {}, name?: string): Promise<RgbImage> {
+  const { maxInputPixels } = resolveDecodeOptions({ size: 1, maxInputPixels: options.maxInputPixels });
+  return decodeRgb(input, maxInputPixels, name);
+}
+
+async function decodeRgb(input: string | Buffer, maxInputPixels: number, name?: string): Promise<RgbImage> {
   const file = name ?? (typeof input === 'string' ? input : '<buffer>');
   await checkInput(input, file);
   const markup = markupReason(typeof input === 'string' ? await head(input, 256) : input.subarray(0, 256));
@@ -156,23 +181,16 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   let data: Buffer;
   let info: OutputInfo;
   try {
-    ({ data, info } = await sharp(input, sharpOptions(resolved.maxInputPixels))
+    ({ data, info } = await sharp(input, sharpOptions(maxInputPixels))
       .autoOrient()
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true }));
   } catch (err) {
-    throw new ImageDecodeError(file, await failureReason(err, input, resolved.maxInputPixels), { cause: err });
+    throw new ImageDecodeError(file, await failureReason(err, input, maxInputPixels), { cause: err });
   }
-
-  const sourceHeight = info.height;
-  const sourceWidth = info.width;
-  const rgb = toRgb(data, sourceHeight * sourceWidth, info.channels);
-  const { height, width } = resolved;
-  const box = resolved.crop === 'center' ? centerCropBox(sourceHeight, sourceWidth, height, width) : undefined;
-  const pixels = resizeBilinear({ data: rgb, height: sourceHeight, width: sourceWidth, channels: 3 }, height, width, { box, out: options.out });
-  return { pixels, height, width, sourceHeight, sourceWidth };
+  return { data: toRgb(data, info.height * info.width, info.channels), height: info.height, width: info.width };
 }
 
 /** sharp gives 3 channels for every input tried; this guards the rare other layouts. */

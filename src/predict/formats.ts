@@ -8,6 +8,7 @@
  * | `ftk-svm-model` | SVM over bottleneck features (`ftk svm fit`) | served (svm.ts) |
  * | `ftk-linear-model` | LinearSVC / LogisticRegression over bottleneck features (`ftk svm fit --solver ...`) | served (svm.ts) |
  * | `ftk-auto-bundle` | `ftk auto`'s winner refitted on all data | served (src/auto/bundle.ts) |
+ * | `ftk-onnx-classifier` | a `.onnx` file written by `ftk export` | served (onnx_file.ts) |
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { FtkError } from '../errors.js';
 import type { ClassifierFormat, SavedClassifier } from './classifier.js';
 import { autoBundleFormat } from '../auto/bundle.js';
 import { finetunedFormat } from './finetuned.js';
+import { ONNX_CLASSIFIER_TAG, onnxFileFormat } from './onnx_file.js';
 import { linearFormat, svmFormat } from './svm.js';
 
 export const CLASSIFIER_FORMATS: readonly ClassifierFormat[] = Object.freeze([
@@ -22,6 +24,7 @@ export const CLASSIFIER_FORMATS: readonly ClassifierFormat[] = Object.freeze([
   svmFormat,
   linearFormat,
   autoBundleFormat((source) => loadClassifier(source)),
+  onnxFileFormat,
 ]);
 
 const META = 'ftk.json';
@@ -37,6 +40,8 @@ function notAModel(source: string, why: string): FtkError {
 export async function formatTag(source: string): Promise<string> {
   const stat = await fsp.stat(source).catch(() => undefined);
   if (!stat) throw new FtkError(`Model ${source} does not exist.`, { code: 'CLASSIFIER_NOT_FOUND', suggestion: 'Pass the --out folder of `ftk finetune` (or a saved model file).' });
+  // ONNX files (`ftk export`) are protobuf, not JSON: their extension says what they are.
+  if (stat.isFile() && path.extname(source).toLowerCase() === '.onnx') return ONNX_CLASSIFIER_TAG;
   const file = stat.isDirectory() ? path.join(source, META) : source;
   let text: string;
   try {
