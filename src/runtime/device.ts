@@ -276,3 +276,19 @@ export function resetDeviceProbes(): void {
   webgpuProbe = undefined;
   cudaProbe = undefined;
 }
+
+/**
+ * `device` as the library options take it: a name (resolved here, with its notice) or a choice a
+ * caller already made (auto and bench resolve once and pass the choice to every stage).
+ */
+export async function chooseDevice(device: DeviceName | DeviceChoice | undefined, options: ResolveDeviceOptions = {}): Promise<DeviceChoice> {
+  if (device !== undefined && typeof device === 'object') return device;
+  return resolveDevice(device ?? 'auto', options);
+}
+
+/** The TF.js backend that trains on a chosen device (see `backendForDevice`); 'auto' on the CPU. */
+export async function trainingBackendFor(choice: DeviceChoice): Promise<'auto' | 'webgpu' | 'tensorflow-gpu'> {
+  const { backendForDevice } = await import('./backend.js');
+  const hasAdapter = choice.provider === 'cuda' ? (await probeWebGpu()).adapter !== undefined : choice.adapter !== undefined;
+  return backendForDevice(choice.provider, hasAdapter) as 'auto' | 'webgpu' | 'tensorflow-gpu';
+}
