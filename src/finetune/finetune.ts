@@ -37,10 +37,10 @@ import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
-import { selectBackend } from '../runtime/backend.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { cacheDbPath } from '../runtime/paths.js';
-import { registerWasmTrainingKernels } from '../runtime/wasm_gradients.js';
+import type { DeviceRecord } from '../formats/device.js';
+import { chooseTrainingDevice } from './device.js';
 import { checkpointPath, readCheckpoint, writeCheckpoint, type NamedArray } from './checkpoint.js';
 import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSource, type ImageSettings, type PrefixEngine, type PreparedImage, type ViewId } from './data.js';
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
@@ -65,6 +65,8 @@ export interface FinetuneStats {
   prefixMode: 'bank' | 'per-step' | 'none';
   /** What ran the once-per-view pass ('tfjs' or the ONNX Runtime engine's name). */
   prefixRuntime: string;
+  /** The device, with the training backend and the ONNX Runtime providers of the frozen pass. */
+  device: DeviceRecord;
   /** Epoch of the checkpoint the run resumed from (stage:epoch), if any. */
   resumedFrom?: string;
 }
@@ -191,8 +193,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
   const r = resolveFinetuneOptions(options);
   const notice = options.onNotice ?? (() => undefined);
   await prepareOut(r);
-  const backend = await selectBackend({ backend: r.backend, onNotice: notice });
-  if (backend.name === 'wasm') registerWasmTrainingKernels();
+  const { device, backend } = await chooseTrainingDevice(r.device, r.backend, notice);
 
   // Dataset: classes, hashes.
   const dataset = typeof source === 'string' ? await findDataset(source) : source;
@@ -341,6 +342,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
     // The once-per-view pass on ONNX Runtime (all cores) when its first output is one tensor.
     const engineTarget = boundaryBank ? (boundary.length === 1 ? boundary[0] : undefined) : pooledBank?.outputs[0];
     let prefixRuntime = 'tfjs';
+    let prefixProviders: string[] | undefined;
     const openEngine = async (): Promise<PrefixEngine | undefined> => {
       if (r.runtime === 'tfjs' || !engineTarget) {
         if (r.runtime === 'onnx') throw new OptionsError('--runtime onnx: the frozen layers end in several tensors (a cut inside a residual block); ONNX Runtime runs single-output graphs only.', { suggestion: 'Freeze at a block boundary (a block count), or use --runtime auto.' });
@@ -350,12 +352,13 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         const { exportOnnx } = await import('../runtime/onnx_export.js');
         const { OnnxEngine } = await import('../runtime/onnx_engine.js');
         const sub = tf.model({ inputs: fm.model.inputs, outputs: engineTarget });
-        const engine = await OnnxEngine.create(exportOnnx(sub).bytes);
+        const engine = await OnnxEngine.create(exportOnnx(sub).bytes, { provider: device.provider });
         prefixRuntime = engine.name;
+        prefixProviders = [...engine.providers];
         notice(`Frozen layers run on ${engine.name}.`);
         return { name: engine.name, output: engineTarget, run: (batch, count, size) => engine.run(batch, count, size, size), dispose: () => engine.dispose() };
       } catch (err) {
-        if (r.runtime === 'onnx') throw err;
+        if (r.runtime === 'onnx' || (err as { code?: string }).code === 'DEVICE_UNAVAILABLE') throw err;
         notice(`Frozen layers run on TF.js (ONNX Runtime not used: ${(err as Error).message.split('\n')[0]}).`);
         return undefined;
       }
@@ -561,6 +564,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         valFiles: !r.folds && finalStage.val.length ? Array.from(finalStage.val, (i) => images[i].file) : undefined,
       },
       backend: backend.name,
+      device: { ...device.record, trainingBackend: backend.name, ...(prefixProviders ? { onnxProviders: prefixProviders } : {}) },
       ftkVersion: packageInfo().version,
       createdAt: new Date().toISOString(),
       files: { model: MODEL_JSON, weights: WEIGHTS_BIN },
@@ -580,6 +584,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         microBatch,
         prefixMode,
         prefixRuntime,
+        device: meta.device!,
         resumedFrom,
       },
     };

@@ -9,6 +9,7 @@ import { parseModelSource } from '../models/backbone.js';
 import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import type { BackendName } from '../runtime/backend.js';
+import type { DeviceChoice, DeviceName } from '../runtime/device.js';
 import type { FreezeSpec } from './freeze.js';
 
 export interface FinetuneProgress {
@@ -117,8 +118,15 @@ export interface FinetuneOptions {
   dropout?: number;
   /** Global pooling of the head. Default 'avg'. */
   pooling?: 'avg' | 'max';
-  /** tfjs backend (training always runs on TF.js). Default 'auto'. */
+  /** tfjs backend (training always runs on TF.js). Default 'auto'; a GPU `device` sets it (an explicit other backend is an error). */
   backend?: BackendName | 'auto';
+  /**
+   * Where it runs (src/runtime/device.ts): on a GPU the trainable layers train on TF.js' WebGPU
+   * backend (CUDA: tfjs-node-gpu when installed, else WebGPU) and the frozen layers' pass runs on
+   * ONNX Runtime's provider for it; 'auto' picks CUDA, else a hardware WebGPU adapter, else the
+   * CPU (said once). A `DeviceChoice` already made is used as is. Default 'auto'.
+   */
+  device?: DeviceName | DeviceChoice;
   /**
    * Runtime of the frozen layers' once-per-view pass: 'onnx' (ONNX Runtime, all cores; an error if
    * the prefix does not export), 'tfjs', or 'auto' (ONNX when the prefix ends in one tensor and
@@ -168,6 +176,7 @@ export const FINETUNE_DEFAULTS = Object.freeze({
   dropout: 0.2,
   pooling: 'avg' as const,
   backend: 'auto' as const,
+  device: 'auto' as const,
   runtime: 'auto' as const,
   prefixCache: true,
   memoryBudgetMB: 512,
@@ -214,6 +223,7 @@ export interface ResolvedFinetuneOptions {
   dropout: number;
   pooling: 'avg' | 'max';
   backend: BackendName | 'auto';
+  device: DeviceName | DeviceChoice;
   runtime: 'auto' | 'onnx' | 'tfjs';
   cache: boolean | string;
   prefixCache: boolean;
@@ -300,6 +310,7 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
     dropout: options.dropout ?? d.dropout,
     pooling: options.pooling ?? d.pooling,
     backend: options.backend ?? d.backend,
+    device: options.device ?? d.device,
     runtime: options.runtime ?? d.runtime,
     cache: options.cache ?? true,
     prefixCache: options.prefixCache ?? d.prefixCache,
