@@ -158,9 +158,9 @@ function datasetKey(images: readonly PreparedImage[], classes: readonly string[]
   return h.digest('hex');
 }
 
-function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): NamedArray[] {
+async function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): Promise<NamedArray[]> {
   const arrays: NamedArray[] = [];
-  for (const [name, weights] of snapshotWeights(mutable)) weights.forEach((w, i) => arrays.push({ name: `w/${name}/${i}`, shape: w.shape, values: w.values }));
+  for (const [name, weights] of await snapshotWeights(mutable)) weights.forEach((w, i) => arrays.push({ name: `w/${name}/${i}`, shape: w.shape, values: w.values }));
   if (best) for (const [name, weights] of best) weights.forEach((w, i) => arrays.push({ name: `best/${name}/${i}`, shape: w.shape, values: w.values }));
   return [...arrays, ...optimizerWeights];
 }
@@ -349,10 +349,10 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         return undefined;
       }
       try {
-        const { exportOnnx } = await import('../runtime/onnx_export.js');
+        const { exportOnnxAsync } = await import('../runtime/onnx_export.js');
         const { OnnxEngine } = await import('../runtime/onnx_engine.js');
         const sub = tf.model({ inputs: fm.model.inputs, outputs: engineTarget });
-        const engine = await OnnxEngine.create(exportOnnx(sub).bytes, { provider: device.provider });
+        const engine = await OnnxEngine.create((await exportOnnxAsync(sub)).bytes, { provider: device.provider });
         prefixRuntime = engine.name;
         prefixProviders = [...engine.providers];
         notice(`Frozen layers run on ${engine.name}.`);
@@ -428,7 +428,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
       return s;
     };
     const mutable = r.scratch ? fm.model.layers : [...fm.baseLayers.slice(fm.freeze.frozenLayers), ...fm.headLayers];
-    const initial = snapshotWeights(mutable);
+    const initial = await snapshotWeights(mutable);
     const config = { ...trainingConfig(r), prefixMode };
 
     // Resume.
@@ -505,10 +505,10 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
               formatVersion: 1,
               config,
               datasetKey: key,
-              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? await adamAccBeta(optimizer) : undefined } satisfies CheckpointState,
               createdAt: new Date().toISOString(),
             },
-            checkpointArrays(mutable, best, optArrays),
+            await checkpointArrays(mutable, best, optArrays),
           );
         },
         onProgress: options.onProgress,

@@ -78,14 +78,13 @@ export function initialLoopState(): LoopState {
 /** Weights of some layers, by layer name. */
 export type WeightSnapshot = Map<string, { shape: number[]; values: Float32Array }[]>;
 
-export function snapshotWeights(layers: readonly tf.layers.Layer[]): WeightSnapshot {
+export async function snapshotWeights(layers: readonly tf.layers.Layer[]): Promise<WeightSnapshot> {
   const snap: WeightSnapshot = new Map();
   for (const layer of layers) {
     if (layer.weights.length === 0) continue;
-    snap.set(
-      layer.name,
-      layer.getWeights().map((w) => ({ shape: [...w.shape], values: Float32Array.from(w.dataSync() as Float32Array) })),
-    );
+    // Asynchronous reads: a GPU backend (webgpu in Node) cannot read its buffers synchronously.
+    const weights = layer.getWeights();
+    snap.set(layer.name, await Promise.all(weights.map(async (w) => ({ shape: [...w.shape], values: Float32Array.from((await w.data()) as Float32Array) }))));
   }
   return snap;
 }
@@ -144,10 +143,10 @@ interface AdamAccumulators {
  * in the last bits, so a resumed run would drift from an uninterrupted one by float rounding;
  * checkpoints save these two numbers and a resume puts them back, so it continues bit for bit.
  */
-export function adamAccBeta(optimizer: tf.Optimizer): [number, number] | undefined {
+export async function adamAccBeta(optimizer: tf.Optimizer): Promise<[number, number] | undefined> {
   const { accBeta1, accBeta2 } = optimizer as unknown as AdamAccumulators;
   if (!accBeta1 || !accBeta2) return undefined;
-  return [accBeta1.dataSync()[0], accBeta2.dataSync()[0]];
+  return [(await accBeta1.data())[0], (await accBeta2.data())[0]];
 }
 
 function restoreAdamAccBeta(optimizer: tf.Optimizer, values: [number, number]): void {
@@ -296,7 +295,7 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
           state.bestValAccuracy = v.accuracy;
           state.bestEpoch = epoch + 1;
           state.wait = 0;
-          best = snapshotWeights(ctx.mutable);
+          best = await snapshotWeights(ctx.mutable);
           state.hasBest = true;
         } else if (++state.wait >= ctx.patience) {
           stop = true;
