@@ -274,6 +274,25 @@ test('fine-tuning on webgpu (TF.js WebGPU + ONNX Runtime WebGPU) matches the cpu
   await selectBackend({ backend: 'wasm' });
 });
 
+test('from-scratch training (smallcnn, 32 px) on webgpu matches the cpu run: losses within 1e-3, weights within 1e-3 relative', gpuSkip, async (t) => {
+  const common = { model: 'smallcnn', inputSize: 32, epochs: 2, batchSize: 4, views: 1, augment: 'none', val: 0.25, seed: 5, cache: false } as const;
+  const cpu = await finetune(COLOURS, { ...common, out: path.join(tmp, 'scratch-cpu'), device: 'cpu', backend: 'cpu' });
+  const gpu = await finetune(COLOURS, { ...common, out: path.join(tmp, 'scratch-gpu'), device: 'webgpu' });
+  await selectBackend({ backend: 'cpu' });
+  assert.equal(gpu.meta.device?.trainingBackend, 'webgpu');
+  assert.equal(cpu.meta.history.length, gpu.meta.history.length);
+  t.diagnostic(`losses cpu ${cpu.meta.history.map((h) => h.loss.toFixed(6)).join(' ')} webgpu ${gpu.meta.history.map((h) => h.loss.toFixed(6)).join(' ')}`);
+  for (let i = 0; i < cpu.meta.history.length; i++) {
+    assert.ok(Math.abs(cpu.meta.history[i].loss - gpu.meta.history[i].loss) < 1e-3 * Math.max(1, cpu.meta.history[i].loss), `epoch ${i}`);
+  }
+  const wc = await savedWeights(cpu.out);
+  const wg = await savedWeights(gpu.out);
+  const worst = Math.max(...wc.map((w, i) => relDiff(wg[i], w)));
+  t.diagnostic(`weights: largest relative difference over ${wc.length} arrays ${worst.toExponential(2)}`);
+  assert.ok(worst < 1e-3, `weights differ by ${worst}`);
+  await selectBackend({ backend: 'wasm' });
+});
+
 test('resetDeviceProbes forgets the probes (a new process would look again)', async () => {
   resetDeviceProbes();
   const again = await probeWebGpu();
