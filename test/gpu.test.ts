@@ -183,6 +183,8 @@ test('shared MobileNet 0.25 on 20 real photos: webgpu features equal cpu within 
   const cpu = await extractFeatures(photos, { ...common, device: 'cpu' });
   const gpu = await extractFeatures(photos, { ...common, device: 'webgpu' });
   assert.deepEqual(gpu.meta.shape, [20, 256]);
+  assert.equal(cpu.stats.batchSize, 32, 'default batch on the CPU');
+  assert.equal(gpu.stats.batchSize, 64, 'default batch on a GPU');
   const err = relDiff(gpu.features, cpu.features);
   t.diagnostic(`relative difference ${err.toExponential(2)}; first values cpu ${Array.from(cpu.features.slice(0, 3), (v) => v.toFixed(5))} webgpu ${Array.from(gpu.features.slice(0, 3), (v) => v.toFixed(5))}`);
   assert.ok(err < 1e-4, `relative difference ${err}`);
