@@ -295,6 +295,20 @@ test('from-scratch training (smallcnn, 32 px) on webgpu matches the cpu run: los
   await selectBackend({ backend: 'wasm' });
 });
 
+test('auto on webgpu (SVM path): run.json runtime.device and the report name the provider used', gpuSkip, async () => {
+  const { auto } = await import('../src/auto/auto.js');
+  const out = path.join(tmp, 'auto-gpu');
+  const r = await auto(COLOURS, { out, model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 32, folds: 2, svmOnly: true, curveFractions: [1], cache: false, device: 'webgpu' });
+  const run = JSON.parse(await fsp.readFile(path.join(out, 'run.json'), 'utf8'));
+  assert.equal(run.runtime.device.provider, 'webgpu');
+  assert.deepEqual(run.runtime.device.onnxProviders, ['webgpu']);
+  assert.match(run.runtime.engine, /webgpu/);
+  const md = await fsp.readFile(r.report.markdown, 'utf8');
+  assert.match(md, /\| device \| webgpu \(.*ONNX Runtime on webgpu/);
+  const html = await fsp.readFile(r.report.html, 'utf8');
+  assert.match(html, /<th scope="row">device<\/th><td>webgpu \(.*ONNX Runtime on webgpu/);
+});
+
 test('resetDeviceProbes forgets the probes (a new process would look again)', async () => {
   resetDeviceProbes();
   const again = await probeWebGpu();
