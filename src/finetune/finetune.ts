@@ -47,7 +47,7 @@ import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, save
 import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
-import { adamAccBeta, initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
+import { adamAccBeta, initialLoopState, restoreWeightsFromArrays, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
   /** Wall time of the whole call. */
@@ -588,21 +588,5 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
         resumedFrom,
       },
     };
-  }
-}
-
-function restoreWeightsFromArrays(layers: readonly tf.layers.Layer[], arrays: Map<string, NamedArray>): void {
-  for (const layer of layers) {
-    if (layer.weights.length === 0) continue;
-    const values = layer.weights.map((_, i) => arrays.get(`w/${layer.name}/${i}`));
-    if (values.some((v) => !v)) {
-      throw new FtkError(`The checkpoint has no weights for layer ${layer.name}.`, {
-        code: 'CHECKPOINT_CORRUPT',
-        suggestion: 'It was written by another model or ftk version: run again with --overwrite to start over.',
-      });
-    }
-    const tensors = values.map((v) => tf.tensor(v!.values, v!.shape));
-    layer.setWeights(tensors);
-    tf.dispose(tensors);
   }
 }

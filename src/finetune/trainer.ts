@@ -11,6 +11,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { Rng } from '../data/random.js';
+import { FtkError } from '../errors.js';
+import type { NamedArray } from './checkpoint.js';
 import type { FeedSource } from './data.js';
 import { INFERENCE, type RunPolicy } from './graph.js';
 import type { FinetuneModel } from './model.js';
@@ -333,4 +335,21 @@ function finishStage(ctx: TrainerContext, stage: Stage, state: LoopState, best: 
   }
   state.wait = 0;
   state.hasBest = false;
+}
+
+/** Puts a checkpoint's `w/<layer>/<i>` arrays back into the layers (the inverse of `snapshotWeights` as checkpoints store it). */
+export function restoreWeightsFromArrays(layers: readonly tf.layers.Layer[], arrays: Map<string, NamedArray>): void {
+  for (const layer of layers) {
+    if (layer.weights.length === 0) continue;
+    const values = layer.weights.map((_, i) => arrays.get(`w/${layer.name}/${i}`));
+    if (values.some((v) => !v)) {
+      throw new FtkError(`The checkpoint has no weights for layer ${layer.name}.`, {
+        code: 'CHECKPOINT_CORRUPT',
+        suggestion: 'It was written by another model or ftk version: run again with --overwrite to start over.',
+      });
+    }
+    const tensors = values.map((v) => tf.tensor(v!.values, v!.shape));
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  }
 }
