@@ -27,7 +27,7 @@
  * here loads at import time: `ftk --help` never touches a GPU library.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -142,6 +142,26 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
   return webgpuProbe;
 }
 
+const listDir = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * Linux without any GPU device node (DRM render node, NVIDIA's, WSL's /dev/dxg): no hardware
+ * adapter can exist, only software Vulkan drivers, so `auto` needs no WebGPU probe (which costs a
+ * child process, ~0.5-1 s). Undefined where a GPU may exist (or another OS, or a Vulkan driver
+ * chosen by VK_ICD_FILENAMES / VK_DRIVER_FILES).
+ */
+export function noGpuDeviceNode(): string | undefined {
+  if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return undefined;
+  const found = listDir('/dev/dri').some((n) => n.startsWith('renderD')) || listDir('/dev').some((n) => /^nvidia\d+$/.test(n) || n === 'dxg');
+  return found ? undefined : 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg)';
+}
+
 /** Folder of onnxruntime-node's native binaries for this platform, if installed. */
 function ortBinaryDir(): string | undefined {
   try {
@@ -236,7 +256,8 @@ export async function resolveDevice(requested: DeviceName = 'auto', options: Res
     if (wanted === 'auto') options.onNotice?.(`Device: cuda (auto: ${choice.record.reason}).`);
     return choice;
   }
-  const probe = await probeWebGpu();
+  const noNode = allowSoftwareGpu() ? undefined : noGpuDeviceNode();
+  const probe: WebGpuProbe = noNode ? { error: `no hardware adapter possible: ${noNode}` } : await probeWebGpu();
   const software = probe.adapter?.software === true;
   if (probe.adapter && (!software || allowSoftwareGpu())) {
     const why = `no CUDA provider; WebGPU adapter ${adapterName(probe.adapter)}${software ? ` (software, allowed by ${ALLOW_SOFTWARE_GPU_ENV})` : ''}`;
@@ -249,7 +270,7 @@ export async function resolveDevice(requested: DeviceName = 'auto', options: Res
       code: 'DEVICE_UNAVAILABLE',
       suggestion: probe.adapter
         ? `Use --device webgpu to run on the software adapter anyway (slow), or --device cpu; for a real GPU: ${webgpuFix}`
-        : `${webgpuFix} For CUDA: ${cudaFix}`,
+        : `${noNode ? '--device webgpu runs on a software adapter (lavapipe) if one is installed (slow). ' : ''}${webgpuFix} For CUDA: ${cudaFix}`,
     });
   }
   const reason = `no GPU: ${cuda.detail}; ${webgpuWhy}`;
