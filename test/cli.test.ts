@@ -25,7 +25,7 @@ test('bottleneck extract flags parse into typed options with the documented defa
   assert.equal(ctx.json, false);
   assert.deepEqual(
     { ...ctx.options },
-    { model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', seed: 0, layer: undefined, pooling: 'avg', inputSize: undefined, crop: 'squash', batchSize: 32, backend: 'auto', cache: true, maxInputPixels: undefined },
+    { model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', seed: 0, layer: undefined, pooling: 'avg', inputSize: undefined, crop: 'squash', batchSize: undefined /* extractFeatures' default: 32 on the CPU, 64 on a GPU */, backend: 'auto', cache: true, maxInputPixels: undefined },
   );
   const custom = await parseExtract(['d', '--out', 'o', '--model', 'mobilenet', '--alpha', '0.25', '--weights', 'w.h5', '--pooling', 'max', '--input-size', '160', '--crop', 'center', '--batch-size', '8', '--backend', 'wasm', '--no-cache', '--json']);
   assert.equal(custom.options.alpha, 0.25);

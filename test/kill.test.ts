@@ -127,6 +127,11 @@ async function runSchedule(times: number[], attempt: (id: number, ms: number) =>
 
 const withoutTimes = (meta: Record<string, unknown>) => {
   const { createdAt: _c, ...rest } = meta;
+  // `device.onnxProviders` says what ran the model in this run: absent when a rerun found every row in the cache.
+  if (rest.device && typeof rest.device === 'object') {
+    const { onnxProviders: _p, ...device } = rest.device as Record<string, unknown>;
+    rest.device = device;
+  }
   return rest;
 };
 

@@ -35,6 +35,7 @@ import { describeTfjsModel } from '../models/tfjs_backbone.js';
 import { estimateCrossover, gridFromSearch, pairedComparison, pathResultFromPredictions } from '../report/build.js';
 import { writeReport } from '../report/report.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
+import { chooseDevice, trainingBackendFor, type DeviceChoice, type DeviceName } from '../runtime/device.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
 import { AUTO_DEFAULTS } from './defaults.js';
@@ -73,6 +74,8 @@ export interface AutoOptions {
   /** Skip fine-tuning (SVM only). Default false. */
   svmOnly?: boolean;
   backend?: BackendName | 'auto';
+  /** Where models run (src/runtime/device.ts), chosen once for every stage. Default 'auto'. */
+  device?: DeviceName | DeviceChoice;
   /** Feature cache (see extractFeatures). Default true. */
   cache?: boolean | string;
   /** Stage announcements ("Extracting features", "Fine-tuning fold 2/5"), libsvm easy.py style. */
@@ -171,7 +174,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       suggestion: 'Add a folder per class.',
     });
   }
-  const backend = await selectBackend({ backend: o.backend ?? 'auto', onNotice: say });
+  const device = await chooseDevice(o.device, { onNotice: say });
+  const backend = await selectBackend({ backend: device.provider === 'cpu' ? (o.backend ?? 'auto') : await trainingBackendFor(device), onNotice: say });
   const external = isExternalModel(o.model);
   const backboneOptions = {
     model: o.model,
@@ -188,6 +192,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       extractFeatures(dataset, {
         ...backboneOptions,
         backend: o.backend,
+        device,
         cache: o.cache,
         onSkip: (s) => warn(`skipped ${s.file}: ${s.reason}`),
         onProgress: (p) => options.onProgress?.({ stage: p.phase === 'hash' ? 'hashing' : 'features', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
@@ -230,7 +235,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       const early = external ? await earlyExternalTensor(meta.model) : earlyLayerName(o.model, o.alpha);
       if (early === undefined) return undefined;
       const probeSet = datasetSubset(dataset, probeRows, meta.files);
-      const earlyFeat = await extractFeatures(probeSet, { ...backboneOptions, layer: early, backend: o.backend, cache: o.cache });
+      const earlyFeat = await extractFeatures(probeSet, { ...backboneOptions, layer: early, backend: o.backend, device, cache: o.cache });
       const lateMeta = { ...meta, files: Array.from(probeRows, (r) => meta.files[r]), labels: Array.from(probeRows, (r) => labels[r]) };
       const probeDir = path.join(runDir, 'probe');
       const lateX = takeRows(X, d, probeRows).data;
@@ -303,6 +308,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     inputSize: o.inputSize,
     seed: o.seed,
     backend: o.backend,
+    device,
     cache: o.cache,
     overwrite: true,
     ...(o.epochs ? { epochs: o.epochs, headEpochs: o.epochs } : {}),
@@ -526,6 +532,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       backend: backend.name,
       backendReason: backend.reason,
       engine: extracted.stats.engine,
+      device: { ...extracted.stats.device, ...(o.svmOnly ? {} : { trainingBackend: backend.name }) },
       threads: backend.threads,
       versions: backend.versions,
       node: process.version,

@@ -40,13 +40,15 @@ import type { BackboneInfo } from '../formats/features.js';
 import type { PairedComparison } from '../formats/run_report.js';
 import { pairedComparison } from '../report/build.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
+import { chooseDevice, trainingBackendFor, type DeviceChoice, type DeviceName } from '../runtime/device.js';
+import type { DeviceRecord } from '../formats/device.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { BENCH_DEFAULTS, BENCH_METHODS, type BenchMethod } from './defaults.js';
 
 export { BENCH_METHODS, type BenchMethod };
 
 /** Fine-tuning / from-scratch settings passed to `finetune()` (everything but where and how it runs). */
-export type TrainSettings = Omit<FinetuneOptions, 'out' | 'folds' | 'resume' | 'overwrite' | 'backend' | 'workers' | 'cache' | 'onProgress' | 'onEpoch' | 'onNotice'>;
+export type TrainSettings = Omit<FinetuneOptions, 'out' | 'folds' | 'resume' | 'overwrite' | 'backend' | 'workers' | 'device' | 'cache' | 'onProgress' | 'onEpoch' | 'onNotice'>;
 
 export interface CompareMethodsOptions {
   /** Run folder: folds.jsonl (one line per finished method x fold), config.json, fold models, bench.json. Required. */
@@ -80,6 +82,8 @@ export interface CompareMethodsOptions {
   backend?: BackendName | 'auto';
   /** Training worker threads of `scratch` and `finetune` (`FinetuneOptions.workers`; not part of a method's settings key: results agree within float rounding). Default: finetune's ('auto'). */
   workers?: number | 'auto';
+  /** Where models run (src/runtime/device.ts), chosen once for every method and fold. Default 'auto'. */
+  device?: DeviceName | DeviceChoice;
   /** Feature cache of features and frozen-layer outputs (see extractFeatures). Default true (`<FTK_HOME>/cache`). */
   cache?: boolean | string;
   /** Forget earlier results in `out` and start over. Default false. */
@@ -165,7 +169,7 @@ export interface CompareMethodsResult {
   /** Folds or methods not run, and why. */
   cuts: string[];
   warnings: string[];
-  machine: { cpu?: string; cores: number; memoryGiB: number; platform: string; node: string; backend: string; loadavg: number[] };
+  machine: { cpu?: string; cores: number; memoryGiB: number; platform: string; node: string; backend: string; device: DeviceRecord; loadavg: number[] };
   /** Wall time of this call (a resumed run: the part it ran). */
   seconds: number;
   /** Where the per-fold records are. */
@@ -229,7 +233,8 @@ export async function compareMethods(source: string | Dataset, options: CompareM
   const seed = options.seed ?? BENCH_DEFAULTS.seed;
   const out = path.resolve(options.out);
   await fsp.mkdir(out, { recursive: true });
-  const backend = await selectBackend({ backend: options.backend ?? 'auto', onNotice: say });
+  const device = await chooseDevice(options.device, { onNotice: say });
+  const backend = await selectBackend({ backend: device.provider === 'cpu' ? (options.backend ?? 'auto') : await trainingBackendFor(device), onNotice: say });
 
   // Dataset, readable files, duplicate groups, folds.
   const found = typeof source === 'string' ? await findDataset(source, { minPerClass: 2 }) : source;
@@ -305,6 +310,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
       inputSize: backbone.inputSize,
       crop: backbone.crop,
       backend: options.backend,
+      device,
       cache: options.cache,
       onSkip: (s) => warn(`skipped ${s.file}: ${s.reason}`),
       onProgress: (p) => options.onProgress?.({ stage: p.phase === 'hash' ? 'hashing' : 'features', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
@@ -347,6 +353,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
         out: dir,
         backend: options.backend,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        device,
         cache: options.cache,
         ...(resume ? { resume: true } : { overwrite: true }),
         onProgress: (p) => options.onProgress?.({ stage: `fold ${f + 1} ${m} ${p.stage} ${p.phase}`, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
@@ -468,6 +475,7 @@ export async function compareMethods(source: string | Dataset, options: CompareM
       platform: `${process.platform}-${process.arch}`,
       node: process.version,
       backend: backend.name,
+      device: device.record,
       loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     },
     seconds: (performance.now() - started) / 1000,

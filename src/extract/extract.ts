@@ -26,6 +26,8 @@ import { resolveBackbone, type BackboneOptions } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { isPipelinedEngine } from '../runtime/onnx_session_pool.js';
+import { chooseDevice, type DeviceChoice, type DeviceName } from '../runtime/device.js';
+import type { DeviceRecord } from '../formats/device.js';
 import { cacheDbPath } from '../runtime/paths.js';
 import { FeatureCache } from './cache.js';
 import { SharedWork } from './claims.js';
@@ -34,11 +36,18 @@ import { datasetDigest, parseShard, shardPositions, type ShardedFeaturesMeta, ty
 
 export interface ExtractOptions extends BackboneOptions {
   /**
-   * Images per inference batch. Default 32 for both runtimes (measured on 2 cores: ONNX Runtime
-   * gives the same images/s, within 5 %, at 8, 16 and 32 on MobileNetV2; larger batches only hold
-   * more decoded images in memory).
+   * Images per inference batch. Default 32 on the CPU for both runtimes (measured on 2 cores: ONNX
+   * Runtime gives the same images/s, within 5 %, at 8, 16 and 32 on MobileNetV2; larger batches
+   * only hold more decoded images in memory); 64 on a GPU (one session: a larger batch keeps the
+   * device busy while the next batch is decoded; `bench/gpu/run.ts` measures 32-256).
    */
   batchSize?: number;
+  /**
+   * Where the model runs: 'auto' (CUDA, else a hardware WebGPU adapter, else the CPU; said once
+   * through `onNotice`), 'cpu', 'gpu' (CUDA or WebGPU, an error if none), 'webgpu', 'cuda'
+   * (src/runtime/device.ts), or a `DeviceChoice` already made. Default 'auto'.
+   */
+  device?: DeviceName | DeviceChoice;
   /** tfjs backend (TF.js runtime, and building a model to export). Default 'auto'. */
   backend?: BackendName | 'auto';
   /** 'auto': ONNX Runtime when the model exports and onnxruntime-node loads, else TF.js; or force one. Default 'auto'. */
@@ -100,6 +109,8 @@ export interface ExtractStats {
   decodeWorkers: number;
   /** The shard this run covered, if any. */
   shard?: ShardSpec;
+  /** The device (with the ONNX Runtime providers read back when ONNX Runtime ran). */
+  device: DeviceRecord;
 }
 
 export interface ExtractResult {
@@ -111,8 +122,8 @@ export interface ExtractResult {
 }
 
 /** Resolved pipeline options: the one place their defaults live. */
-function resolvePipelineOptions(options: ExtractOptions) {
-  const batchSize = options.batchSize ?? 32;
+function resolvePipelineOptions(options: ExtractOptions, provider: DeviceChoice['provider']) {
+  const batchSize = options.batchSize ?? (provider === 'cpu' ? 32 : 64);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new OptionsError(`batchSize must be a positive integer. Received ${batchSize}.`);
   }
@@ -144,7 +155,8 @@ function resolvePipelineOptions(options: ExtractOptions) {
  */
 export async function extractFeatures(source: string | Dataset, options: ExtractOptions): Promise<ExtractResult> {
   const started = performance.now();
-  const { batchSize, threads, decodeWorkers, runtime, shard } = resolvePipelineOptions(options);
+  const device = await chooseDevice(options.device, { onNotice: options.onNotice });
+  const { batchSize, threads, decodeWorkers, runtime, shard } = resolvePipelineOptions(options, device.provider);
   const dataset = typeof source === 'string' ? await findDataset(source) : source;
   // The tfjs backend is needed to resolve the default layer; its choice is announced only if TF.js runs the model.
   const backend = await selectBackend({ backend: options.backend ?? 'auto' });
@@ -154,7 +166,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
   let engineRuntime: RuntimeName | undefined;
   const getEngine = async (): Promise<FeatureEngine> => {
     if (!engine) {
-      const opened = await openEngine(resolved, { runtime, threads, backend: options.backend, weightsDir: options.weightsDir, onNotice: options.onNotice });
+      const opened = await openEngine(resolved, { runtime, threads, backend: options.backend, device, weightsDir: options.weightsDir, onNotice: options.onNotice });
       engine = opened.engine;
       engineRuntime = opened.runtime;
     }
@@ -393,6 +405,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
       shape: [kept.length, dim],
       datasetRoot: path.resolve(dataset.root),
       createdAt: new Date().toISOString(),
+      device: { ...device.record, ...(engine?.providers ? { onnxProviders: [...engine.providers] } : {}) },
     };
     if (shard && positions) {
       meta.shard = {
@@ -421,6 +434,7 @@ export async function extractFeatures(source: string | Dataset, options: Extract
         threads,
         decodeWorkers,
         ...(shard ? { shard } : {}),
+        device: meta.device!,
       },
     };
   } finally {

@@ -10,6 +10,11 @@
  * Models of other frameworks: `onnx:` models run on ONNX Runtime (OnnxBackboneEngine), TF.js
  * graph models on TF.js (TfjsGraphEngine); forcing the other runtime is an error. `tfjs:` layers
  * models take the zoo's path (exported to ONNX when their layers allow).
+ *
+ * Device: ONNX Runtime runs on the chosen device's execution provider (src/runtime/device.ts);
+ * TF.js, when it runs the model on a GPU device, on that device's TF.js backend (WebGPU, or
+ * tfjs-node-gpu for CUDA). A GPU session that cannot open is an error: ftk never drops to the CPU
+ * (or from ONNX Runtime to TF.js on the CPU) when a GPU was chosen.
  */
 import { buildBackbone, type ResolvedBackbone } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
@@ -19,6 +24,7 @@ import { OnnxSessionPool } from '../runtime/onnx_session_pool.js';
 import { OnnxExportError } from '../runtime/onnx_export.js';
 import { findOnnxGraph, removeOnnxGraph, storeOnnxGraph } from '../runtime/onnx_store.js';
 import { OptionsError } from '../errors.js';
+import type { DeviceChoice } from '../runtime/device.js';
 import { OnnxBackboneEngine } from '../models/onnx_backbone.js';
 import { TfjsGraphEngine } from '../models/tfjs_backbone.js';
 
@@ -33,6 +39,8 @@ export interface OpenEngineOptions {
   threads?: number;
   /** tfjs backend for the TF.js runtime (and for building the model to export). Default 'auto'. */
   backend?: BackendName | 'auto';
+  /** The device (src/runtime/device.ts `resolveDevice`). Default: the CPU. */
+  device?: DeviceChoice;
   /** Where weights (and exported graphs, under `onnx/`) are cached. Default `<FTK_HOME>/weights`. */
   weightsDir?: string;
   onNotice?: (message: string) => void;
@@ -45,6 +53,9 @@ export interface OpenedEngine {
   graphFile?: string;
 }
 
+/** A GPU session that could not open (the device's fault, not the graph's): never a fallback. */
+const isDeviceError = (err: unknown): boolean => (err as { code?: string }).code === 'DEVICE_UNAVAILABLE';
+
 /** Opens the engine for a resolved backbone (see the module notes). */
 export async function openEngine(resolved: ResolvedBackbone, options: OpenEngineOptions = {}): Promise<OpenedEngine> {
   const wanted = options.runtime ?? 'auto';
@@ -52,12 +63,20 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
     throw new OptionsError(`Unknown runtime "${wanted as string}".`, { code: 'RUNTIME_UNKNOWN', suggestion: `Must be one of [auto, ${RUNTIME_NAMES.join(', ')}].` });
   }
   const notice = (m: string) => options.onNotice?.(m);
+  const provider = options.device?.provider ?? 'cpu';
+  const onGpu = provider !== 'cpu';
+  // The TF.js backend when TF.js runs the model: the device's on a GPU, else --backend's.
+  const tfjsBackend = async () => {
+    if (!onGpu) return selectBackend({ backend: options.backend ?? 'auto' });
+    const { trainingBackendFor } = await import('../runtime/device.js');
+    return selectBackend({ backend: await trainingBackendFor(options.device!) });
+  };
   const external = resolved.info.external?.format;
   if (external === 'onnx') {
     if (wanted === 'tfjs') {
       throw new OptionsError(`${resolved.info.weights} is an ONNX model: it runs on ONNX Runtime only.`, { code: 'RUNTIME_UNAVAILABLE', suggestion: 'Drop --runtime tfjs (or pass --runtime onnx).' });
     }
-    const engine = await OnnxBackboneEngine.open(resolved.info, { threads: options.threads, onNotice: options.onNotice });
+    const engine = await OnnxBackboneEngine.open(resolved.info, { threads: options.threads, provider, onNotice: options.onNotice });
     notice(`Runtime: ${engine.name} (ONNX model ${resolved.info.weights}: ${engine.describe()}).`);
     return { engine, runtime: 'onnx' };
   }
@@ -65,13 +84,13 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
     if (wanted === 'onnx') {
       throw new OptionsError(`${resolved.info.weights} is a TF.js graph model: it runs on TF.js only (ftk converts layers models to ONNX, not graphs).`, { code: 'RUNTIME_UNAVAILABLE', suggestion: 'Drop --runtime onnx (or pass --runtime tfjs).' });
     }
-    const backend = await selectBackend({ backend: options.backend ?? 'auto' });
+    const backend = await tfjsBackend();
     const engine = await TfjsGraphEngine.open(resolved.info);
     notice(`Runtime: TF.js ${backend.name} backend (TF.js graph model ${resolved.info.weights}: ${engine.describe()}).`);
     return { engine, runtime: 'tfjs' };
   }
   const tfjs = async (model?: Awaited<ReturnType<typeof buildBackbone>>['model'], why?: string): Promise<OpenedEngine> => {
-    const backend = await selectBackend({ backend: options.backend ?? 'auto' });
+    const backend = await tfjsBackend();
     const m = model ?? (await buildBackbone(resolved, { onNotice: options.onNotice })).model;
     const engine = new TfjsEngine(m);
     notice(`Runtime: TF.js ${backend.name} backend (${why ?? 'requested with --runtime tfjs'}).`);
@@ -88,7 +107,7 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
 
   const { info } = resolved;
   const open = async (file: string): Promise<OpenedEngine> => {
-    const engine = await OnnxSessionPool.create(file, { threads: options.threads });
+    const engine = await OnnxSessionPool.create(file, { threads: options.threads, provider });
     notice(`Runtime: ${engine.name} (ONNX graph ${file}).`);
     return { engine, runtime: 'onnx', graphFile: file };
   };
@@ -96,7 +115,8 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
   if (cached) {
     try {
       return await open(cached);
-    } catch {
+    } catch (err) {
+      if (isDeviceError(err)) throw err;
       await removeOnnxGraph(info.fingerprint, options.weightsDir);
       notice(`The cached ONNX graph ${cached} could not be loaded; exporting it again.`);
     }
@@ -123,7 +143,7 @@ export async function openEngine(resolved: ResolvedBackbone, options: OpenEngine
     backbone.model.dispose();
     return opened;
   } catch (err) {
-    if (wanted === 'onnx') {
+    if (wanted === 'onnx' || isDeviceError(err)) {
       backbone.model.dispose();
       throw err;
     }

@@ -161,6 +161,9 @@ export function mergeShards(parts: readonly ShardPart[]): { features: Float32Arr
     datasetRoot: first.datasetRoot,
     createdAt: new Date().toISOString(),
   };
+  // The device of the parts, when they all ran on the same one (parts from different machines: none).
+  const device = JSON.stringify(first.device);
+  if (first.device && parts.every((p) => JSON.stringify(p.meta.device) === device)) meta.device = first.device;
   return { features, meta };
 }
 

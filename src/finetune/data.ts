@@ -249,7 +249,7 @@ export async function fillBanks(ctx: FillContext, banks: readonly ViewBank[], wo
           return ctx.graph.run(new Map([[engine ? engine.output.id : ctx.input.id, feed]]), fromGraph, INFERENCE);
         })
       : [];
-    const graphData = values.map((v) => v.dataSync() as Float32Array);
+    const graphData = await Promise.all(values.map(async (v) => (await v.data()) as Float32Array));
     tf.dispose(values);
     const data = outputs.map((o) => (fromEngine.includes(o) ? engineOut! : graphData[fromGraph.indexOf(o)]));
     let o = 0;

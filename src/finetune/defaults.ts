@@ -26,6 +26,7 @@ export const FINETUNE_DEFAULTS = Object.freeze({
   dropout: 0.2,
   pooling: 'avg' as const,
   backend: 'auto' as const,
+  device: 'auto' as const,
   runtime: 'auto' as const,
   prefixCache: true,
   memoryBudgetMB: 512,

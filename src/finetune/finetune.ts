@@ -40,10 +40,12 @@ import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
-import { selectBackend, type BackendInfo } from '../runtime/backend.js';
+import type { BackendInfo } from '../runtime/backend.js';
+import type { DeviceChoice } from '../runtime/device.js';
 import { packageInfo } from '../runtime/package_info.js';
 import { cacheDbPath } from '../runtime/paths.js';
-import { registerWasmTrainingKernels } from '../runtime/wasm_gradients.js';
+import type { DeviceRecord } from '../formats/device.js';
+import { chooseTrainingDevice } from './device.js';
 import { checkpointPath, readCheckpoint, writeCheckpoint, type NamedArray } from './checkpoint.js';
 import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSource, type ImageSettings, type PrefixEngine, type PreparedImage, type ViewId } from './data.js';
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
@@ -51,7 +53,7 @@ import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
 import { ReplicaPool } from './parallel.js';
-import { adamAccBeta, initialLoopState, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
+import { adamAccBeta, initialLoopState, restoreWeightsFromArrays, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
   /** Wall time of the whole call. */
@@ -69,6 +71,8 @@ export interface FinetuneStats {
   prefixMode: 'bank' | 'per-step' | 'none';
   /** What ran the once-per-view pass ('tfjs' or the ONNX Runtime engine's name). */
   prefixRuntime: string;
+  /** The device, with the training backend and the ONNX Runtime providers of the frozen pass. */
+  device: DeviceRecord;
   /** Epoch of the checkpoint the run resumed from (stage:epoch), if any. */
   resumedFrom?: string;
   /** Training worker threads (1: the main thread; see `FinetuneOptions.workers`). */
@@ -164,9 +168,9 @@ function datasetKey(images: readonly PreparedImage[], classes: readonly string[]
   return h.digest('hex');
 }
 
-function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): NamedArray[] {
+async function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): Promise<NamedArray[]> {
   const arrays: NamedArray[] = [];
-  for (const [name, weights] of snapshotWeights(mutable)) weights.forEach((w, i) => arrays.push({ name: `w/${name}/${i}`, shape: w.shape, values: w.values }));
+  for (const [name, weights] of await snapshotWeights(mutable)) weights.forEach((w, i) => arrays.push({ name: `w/${name}/${i}`, shape: w.shape, values: w.values }));
   if (best) for (const [name, weights] of best) weights.forEach((w, i) => arrays.push({ name: `best/${name}/${i}`, shape: w.shape, values: w.values }));
   return [...arrays, ...optimizerWeights];
 }
@@ -199,13 +203,12 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
   const r = resolveFinetuneOptions(options);
   const notice = options.onNotice ?? (() => undefined);
   await prepareOut(r);
-  const backend = await selectBackend({ backend: r.backend, onNotice: notice });
-  if (backend.name === 'wasm') registerWasmTrainingKernels();
+  const { device, backend } = await chooseTrainingDevice(r.device, r.backend, notice);
   // Training threads load TF.js and the backend while the data and the model are prepared.
   const workers = resolveWorkers(r.workers, backend.name, r.batchSize);
   const replicas = workers > 1 ? ReplicaPool.start(workers, backend.name) : undefined;
   try {
-    return await finetuneWith(source, options, { started, r, notice, backend, workers, replicas });
+    return await finetuneWith(source, options, { started, r, notice, backend, device, workers, replicas });
   } finally {
     await replicas?.release();
   }
@@ -215,7 +218,7 @@ export async function finetune(source: string | Dataset, options: FinetuneOption
 async function finetuneWith(
   source: string | Dataset,
   options: FinetuneOptions,
-  { started, r, notice, backend, workers, replicas }: { started: number; r: ResolvedFinetuneOptions; notice: (m: string) => void; backend: BackendInfo; workers: number; replicas: ReplicaPool | undefined },
+  { started, r, notice, backend, device, workers, replicas }: { started: number; r: ResolvedFinetuneOptions; notice: (m: string) => void; backend: BackendInfo; device: DeviceChoice; workers: number; replicas: ReplicaPool | undefined },
 ): Promise<FinetuneResult> {
   // Dataset: classes, hashes.
   const dataset = typeof source === 'string' ? await findDataset(source) : source;
@@ -364,21 +367,23 @@ async function finetuneWith(
     // The once-per-view pass on ONNX Runtime (all cores) when its first output is one tensor.
     const engineTarget = boundaryBank ? (boundary.length === 1 ? boundary[0] : undefined) : pooledBank?.outputs[0];
     let prefixRuntime = 'tfjs';
+    let prefixProviders: string[] | undefined;
     const openEngine = async (): Promise<PrefixEngine | undefined> => {
       if (r.runtime === 'tfjs' || !engineTarget) {
         if (r.runtime === 'onnx') throw new OptionsError('--runtime onnx: the frozen layers end in several tensors (a cut inside a residual block); ONNX Runtime runs single-output graphs only.', { suggestion: 'Freeze at a block boundary (a block count), or use --runtime auto.' });
         return undefined;
       }
       try {
-        const { exportOnnx } = await import('../runtime/onnx_export.js');
+        const { exportOnnxAsync } = await import('../runtime/onnx_export.js');
         const { OnnxEngine } = await import('../runtime/onnx_engine.js');
         const sub = tf.model({ inputs: fm.model.inputs, outputs: engineTarget });
-        const engine = await OnnxEngine.create(exportOnnx(sub).bytes);
+        const engine = await OnnxEngine.create((await exportOnnxAsync(sub)).bytes, { provider: device.provider });
         prefixRuntime = engine.name;
+        prefixProviders = [...engine.providers];
         notice(`Frozen layers run on ${engine.name}.`);
         return { name: engine.name, output: engineTarget, run: (batch, count, size) => engine.run(batch, count, size, size), dispose: () => engine.dispose() };
       } catch (err) {
-        if (r.runtime === 'onnx') throw err;
+        if (r.runtime === 'onnx' || (err as { code?: string }).code === 'DEVICE_UNAVAILABLE') throw err;
         notice(`Frozen layers run on TF.js (ONNX Runtime not used: ${(err as Error).message.split('\n')[0]}).`);
         return undefined;
       }
@@ -448,7 +453,7 @@ async function finetuneWith(
       return s;
     };
     const mutable = r.scratch ? fm.model.layers : [...fm.baseLayers.slice(fm.freeze.frozenLayers), ...fm.headLayers];
-    const initial = snapshotWeights(mutable);
+    const initial = await snapshotWeights(mutable);
     const config = { ...trainingConfig(r), prefixMode };
 
     // Resume.
@@ -531,10 +536,10 @@ async function finetuneWith(
               formatVersion: 1,
               config,
               datasetKey: key,
-              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? adamAccBeta(optimizer) : undefined, workers } satisfies CheckpointState,
+              state: { loop, skipped, refitEpochs: stages.map((s) => s.maxEpochs), optNames, adamAccBeta: optimizer ? await adamAccBeta(optimizer) : undefined, workers } satisfies CheckpointState,
               createdAt: new Date().toISOString(),
             },
-            checkpointArrays(mutable, best, optArrays),
+            await checkpointArrays(mutable, best, optArrays),
           );
         },
         onProgress: options.onProgress,
@@ -591,6 +596,7 @@ async function finetuneWith(
         valFiles: !r.folds && finalStage.val.length ? Array.from(finalStage.val, (i) => images[i].file) : undefined,
       },
       backend: backend.name,
+      device: { ...device.record, trainingBackend: backend.name, ...(prefixProviders ? { onnxProviders: prefixProviders } : {}) },
       ftkVersion: packageInfo().version,
       createdAt: new Date().toISOString(),
       files: { model: MODEL_JSON, weights: WEIGHTS_BIN },
@@ -610,25 +616,10 @@ async function finetuneWith(
         microBatch,
         prefixMode,
         prefixRuntime,
+        device: meta.device!,
         resumedFrom,
         workers,
       },
     };
-  }
-}
-
-function restoreWeightsFromArrays(layers: readonly tf.layers.Layer[], arrays: Map<string, NamedArray>): void {
-  for (const layer of layers) {
-    if (layer.weights.length === 0) continue;
-    const values = layer.weights.map((_, i) => arrays.get(`w/${layer.name}/${i}`));
-    if (values.some((v) => !v)) {
-      throw new FtkError(`The checkpoint has no weights for layer ${layer.name}.`, {
-        code: 'CHECKPOINT_CORRUPT',
-        suggestion: 'It was written by another model or ftk version: run again with --overwrite to start over.',
-      });
-    }
-    const tensors = values.map((v) => tf.tensor(v!.values, v!.shape));
-    layer.setWeights(tensors);
-    tf.dispose(tensors);
   }
 }

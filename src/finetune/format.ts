@@ -15,6 +15,7 @@ import { FtkError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { PreprocessMode } from '../models/types.js';
 import { resolveInside } from '../runtime/safe_path.js';
+import type { DeviceRecord } from '../formats/device.js';
 import type { EpochRecord } from './options.js';
 
 export const FINETUNED_FORMAT = 'ftk-finetuned';
@@ -57,6 +58,8 @@ export interface FinetunedModelMeta {
   /** Dataset root, image and class counts, skipped files, and the hold-out's validation files (paths relative to the root). */
   dataset: { root: string; images: number; classCounts: number[]; skipped: { file: string; reason: string }[]; valFiles?: string[] };
   backend: string;
+  /** The device it trained on (TF.js backend, ONNX Runtime providers of the frozen pass); absent in models of ftk before devices. */
+  device?: DeviceRecord;
   ftkVersion: string;
   createdAt: string;
   files: { model: string; weights: string };

@@ -11,6 +11,7 @@ import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import type { BackendName } from '../runtime/backend.js';
 import { DEFAULT_FREEZE, DEFAULT_FREEZE_EXTERNAL, FINETUNE_DEFAULTS, type FreezeSpec } from './defaults.js';
+import type { DeviceChoice, DeviceName } from '../runtime/device.js';
 
 export interface FinetuneProgress {
   /** 'decode' | 'prefix' (frozen layers run once per view) | 'train' | 'validate'. */
@@ -118,8 +119,15 @@ export interface FinetuneOptions {
   dropout?: number;
   /** Global pooling of the head. Default 'avg'. */
   pooling?: 'avg' | 'max';
-  /** tfjs backend (training always runs on TF.js). Default 'auto'. */
+  /** tfjs backend (training always runs on TF.js). Default 'auto'; a GPU `device` sets it (an explicit other backend is an error). */
   backend?: BackendName | 'auto';
+  /**
+   * Where it runs (src/runtime/device.ts): on a GPU the trainable layers train on TF.js' WebGPU
+   * backend (CUDA: tfjs-node-gpu when installed, else WebGPU) and the frozen layers' pass runs on
+   * ONNX Runtime's provider for it; 'auto' picks CUDA, else a hardware WebGPU adapter, else the
+   * CPU (said once). A `DeviceChoice` already made is used as is. Default 'auto'.
+   */
+  device?: DeviceName | DeviceChoice;
   /**
    * Runtime of the frozen layers' once-per-view pass: 'onnx' (ONNX Runtime, all cores; an error if
    * the prefix does not export), 'tfjs', or 'auto' (ONNX when the prefix ends in one tensor and
@@ -199,6 +207,7 @@ export interface ResolvedFinetuneOptions {
   dropout: number;
   pooling: 'avg' | 'max';
   backend: BackendName | 'auto';
+  device: DeviceName | DeviceChoice;
   runtime: 'auto' | 'onnx' | 'tfjs';
   cache: boolean | string;
   prefixCache: boolean;
@@ -286,6 +295,7 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
     dropout: options.dropout ?? d.dropout,
     pooling: options.pooling ?? d.pooling,
     backend: options.backend ?? d.backend,
+    device: options.device ?? d.device,
     runtime: options.runtime ?? d.runtime,
     cache: options.cache ?? true,
     prefixCache: options.prefixCache ?? d.prefixCache,

@@ -11,6 +11,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { Rng } from '../data/random.js';
+import { FtkError } from '../errors.js';
+import type { NamedArray } from './checkpoint.js';
 import type { FeedSource } from './data.js';
 import { INFERENCE, type RunPolicy } from './graph.js';
 import type { FinetuneModel } from './model.js';
@@ -79,14 +81,13 @@ export function initialLoopState(): LoopState {
 /** Weights of some layers, by layer name. */
 export type WeightSnapshot = Map<string, { shape: number[]; values: Float32Array }[]>;
 
-export function snapshotWeights(layers: readonly tf.layers.Layer[]): WeightSnapshot {
+export async function snapshotWeights(layers: readonly tf.layers.Layer[]): Promise<WeightSnapshot> {
   const snap: WeightSnapshot = new Map();
   for (const layer of layers) {
     if (layer.weights.length === 0) continue;
-    snap.set(
-      layer.name,
-      layer.getWeights().map((w) => ({ shape: [...w.shape], values: Float32Array.from(w.dataSync() as Float32Array) })),
-    );
+    // Asynchronous reads: a GPU backend (webgpu in Node) cannot read its buffers synchronously.
+    const weights = layer.getWeights();
+    snap.set(layer.name, await Promise.all(weights.map(async (w) => ({ shape: [...w.shape], values: Float32Array.from((await w.data()) as Float32Array) }))));
   }
   return snap;
 }
@@ -147,10 +148,10 @@ interface AdamAccumulators {
  * in the last bits, so a resumed run would drift from an uninterrupted one by float rounding;
  * checkpoints save these two numbers and a resume puts them back, so it continues bit for bit.
  */
-export function adamAccBeta(optimizer: tf.Optimizer): [number, number] | undefined {
+export async function adamAccBeta(optimizer: tf.Optimizer): Promise<[number, number] | undefined> {
   const { accBeta1, accBeta2 } = optimizer as unknown as AdamAccumulators;
   if (!accBeta1 || !accBeta2) return undefined;
-  return [accBeta1.dataSync()[0], accBeta2.dataSync()[0]];
+  return [(await accBeta1.data())[0], (await accBeta2.data())[0]];
 }
 
 function restoreAdamAccBeta(optimizer: tf.Optimizer, values: [number, number]): void {
@@ -311,7 +312,7 @@ export async function runStages(ctx: TrainerContext, stages: Stage[], state: Loo
           state.bestValAccuracy = v.accuracy;
           state.bestEpoch = epoch + 1;
           state.wait = 0;
-          best = snapshotWeights(ctx.mutable);
+          best = await snapshotWeights(ctx.mutable);
           state.hasBest = true;
         } else if (++state.wait >= ctx.patience) {
           stop = true;
@@ -349,4 +350,21 @@ function finishStage(ctx: TrainerContext, stage: Stage, state: LoopState, best: 
   }
   state.wait = 0;
   state.hasBest = false;
+}
+
+/** Puts a checkpoint's `w/<layer>/<i>` arrays back into the layers (the inverse of `snapshotWeights` as checkpoints store it). */
+export function restoreWeightsFromArrays(layers: readonly tf.layers.Layer[], arrays: Map<string, NamedArray>): void {
+  for (const layer of layers) {
+    if (layer.weights.length === 0) continue;
+    const values = layer.weights.map((_, i) => arrays.get(`w/${layer.name}/${i}`));
+    if (values.some((v) => !v)) {
+      throw new FtkError(`The checkpoint has no weights for layer ${layer.name}.`, {
+        code: 'CHECKPOINT_CORRUPT',
+        suggestion: 'It was written by another model or ftk version: run again with --overwrite to start over.',
+      });
+    }
+    const tensors = values.map((v) => tf.tensor(v!.values, v!.shape));
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  }
 }

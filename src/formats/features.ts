@@ -4,6 +4,7 @@
  * See src/formats/README.md.
  */
 import type { PreprocessMode } from '../models/types.js';
+import type { DeviceRecord } from './device.js';
 
 export const FEATURES_FORMAT_VERSION = 1;
 
@@ -73,4 +74,10 @@ export interface FeaturesMeta {
   /** Absolute dataset root at extraction time. */
   datasetRoot: string;
   createdAt: string;
+  /**
+   * The device of the run that wrote the file (`--device`), with the execution providers ONNX
+   * Runtime ran on (`onnxProviders`, absent when every row came from the cache). Rows from the
+   * cache may have been computed elsewhere: the cache keys rows by model, not by device.
+   */
+  device?: DeviceRecord;
 }

@@ -13,6 +13,7 @@
  * - Image paths (`file`) are relative to `dataset.root`, '/'-separated (absolute paths allowed).
  * - Durations are milliseconds.
  */
+import type { DeviceRecord } from './device.js';
 import { FtkError } from '../errors.js';
 import type { BackboneInfo, SkippedFile } from './features.js';
 
@@ -263,6 +264,8 @@ export interface RuntimeInfo {
   backendReason?: string;
   /** Inference engine, e.g. 'tfjs' or 'onnxruntime-node'. */
   engine?: string;
+  /** The device (`--device`): provider chosen, why, adapter, ONNX Runtime providers read back, training backend. */
+  device?: DeviceRecord;
   threads?: number;
   versions?: Record<string, string>;
   node?: string;
@@ -399,6 +402,7 @@ export function validateRunReport(obj: unknown, source = 'run.json'): RunReport 
     check(r.timings && Array.isArray(r.timings.stages) && r.timings.stages.every((s) => s && typeof s.name === 'string' && isNum(s.ms)), 'timings.stages must be a list of {name, ms}');
   }
   if (r.runtime !== undefined) check(r.runtime && typeof r.runtime.backend === 'string', 'runtime.backend must be a string');
+  if (r.runtime?.device !== undefined) check(typeof r.runtime.device === 'object' && r.runtime.device !== null && typeof r.runtime.device.provider === 'string', 'runtime.device.provider must be a string');
   if (r.budget !== undefined) check(r.budget && isStrArray(r.budget.cuts), 'budget.cuts must be a list of strings');
   if (r.warnings !== undefined) check(isStrArray(r.warnings), 'warnings must be a list of strings');
   return r as RunReport;

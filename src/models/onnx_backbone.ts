@@ -20,6 +20,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OptionsError, RuntimeError, WeightsError } from '../errors.js';
 import type { BackboneInfo, ExternalModelInfo } from '../formats/features.js';
+import type { ProviderName } from '../formats/device.js';
 import type { FeatureEngine } from '../runtime/engine.js';
 import { OnnxEngine, onnxRuntimeVersion } from '../runtime/onnx_engine.js';
 import { ADAPTED_OUTPUT, adaptOnnxGraph, nodeOutputNames, readOnnxSummary, type Dim, type OnnxGraphSummary } from '../runtime/onnx_graph.js';
@@ -236,10 +237,12 @@ export async function resolveOnnxModel(file: string, options: ExternalBackboneOp
 }
 
 /** Opens an ONNX Runtime session, turning its rejection into an error that names the file and the fix. */
-async function openSession(bytes: Uint8Array, file: string, summary: OnnxGraphSummary, threads: number | undefined): Promise<OnnxEngine> {
+async function openSession(bytes: Uint8Array, file: string, summary: OnnxGraphSummary, threads: number | undefined, provider?: ProviderName): Promise<OnnxEngine> {
   try {
-    return await OnnxEngine.create(bytes, { threads });
+    return await OnnxEngine.create(bytes, { threads, provider });
   } catch (err) {
+    // A GPU that cannot be used is not the file's fault: its own error says what to do.
+    if ((err as { code?: string }).code === 'DEVICE_UNAVAILABLE') throw err;
     // ORT prefixes its messages with the C++ source location and function signature: drop them.
     const detail = ((err as { cause?: Error }).cause ?? (err as Error)).message.split('\n')[0].replace(/^\S*onnxruntime_src\S*\s+.*?\)\s+/, '');
     const opset = summary.opsets[''] ?? summary.opsets['ai.onnx'];
@@ -261,6 +264,7 @@ async function openSession(bytes: Uint8Array, file: string, summary: OnnxGraphSu
 export class OnnxBackboneEngine implements FeatureEngine {
   readonly name: string;
   readonly outputDim: number;
+  readonly providers: readonly string[];
 
   private constructor(
     private readonly engine: OnnxEngine,
@@ -271,10 +275,11 @@ export class OnnxBackboneEngine implements FeatureEngine {
   ) {
     this.outputDim = pooledDim(tensorShape, info.pooling, layout);
     this.name = engine.name;
+    this.providers = engine.providers;
   }
 
   /** @param onNotice told when the tensor's layout had to be assumed. */
-  static async open(info: BackboneInfo, options: { threads?: number; onNotice?: (m: string) => void } = {}): Promise<OnnxBackboneEngine> {
+  static async open(info: BackboneInfo, options: { threads?: number; provider?: ProviderName; onNotice?: (m: string) => void } = {}): Promise<OnnxBackboneEngine> {
     const file = info.weights;
     const bytes = await readModelFile(file);
     if (sha256(bytes) !== info.weightsSha256) {
@@ -286,7 +291,7 @@ export class OnnxBackboneEngine implements FeatureEngine {
     const summary = readOnnxSummary(bytes);
     const input = onnxImageInput(summary, file);
     const adapted = adaptOnnxGraph(bytes, summary, { inputName: input.name, inputLayout: input.layout, batch: input.batch, size: info.inputSize, outputs: [info.layer] });
-    const engine = await openSession(adapted, file, summary, options.threads);
+    const engine = await openSession(adapted, file, summary, options.threads, options.provider);
     const probe = await engine.runRaw(new Float32Array(info.inputSize * info.inputSize * 3), 1, info.inputSize, info.inputSize);
     const { layout, ambiguous } = guessLayout(probe.dims, input.layout);
     if (probe.dims.length === 4 && info.pooling !== 'none' && ambiguous) {

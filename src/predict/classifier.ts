@@ -1,3 +1,5 @@
+import type { DeviceChoice } from '../runtime/device.js';
+
 /**
  * "A saved classifier that predicts from images": the one interface `ftk predict` serves, whatever
  * produced the classifier (a fine-tuned model folder today; an SVM model over bottleneck features
@@ -14,6 +16,8 @@ export interface PredictImagesOptions {
   maxInputPixels?: number;
   /** Called after each batch. */
   onProgress?: (done: number, total: number) => void;
+  /** Where the backbone runs (SVM models: extraction's device). Default: the CPU. */
+  device?: DeviceChoice;
 }
 
 /** Class probabilities of one image, or why there are none. */

@@ -14,6 +14,8 @@ import { compareCodePoints, IMAGE_EXTENSIONS } from '../data/dataset.js';
 import { FtkError, OptionsError } from '../errors.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import type { FailedPrediction, Prediction } from '../formats/prediction.js';
+import type { DeviceRecord } from '../formats/device.js';
+import { chooseDevice, trainingBackendFor, type DeviceChoice, type DeviceName } from '../runtime/device.js';
 import type { ClassifierFormat } from './classifier.js';
 import { CLASSIFIER_FORMATS, loadClassifier } from './formats.js';
 
@@ -22,8 +24,13 @@ export interface PredictOptions {
   topK?: number;
   /** Images per inference batch. Default 32. */
   batchSize?: number;
-  /** tfjs backend. Default 'auto'. */
+  /** tfjs backend. Default 'auto' (a GPU `device` sets it). */
   backend?: BackendName | 'auto';
+  /**
+   * Where the model runs (src/runtime/device.ts): SVM models' backbone on ONNX Runtime's provider,
+   * fine-tuned models on the device's TF.js backend (WebGPU on a GPU). Default 'auto'.
+   */
+  device?: DeviceName | DeviceChoice;
   maxInputPixels?: number;
   /** Formats served (default: all of `CLASSIFIER_FORMATS`). */
   formats?: readonly ClassifierFormat[];
@@ -48,6 +55,8 @@ export interface PredictResult {
   /** Inputs that were not images (listed with why). */
   ignored: { file: string; reason: string }[];
   seconds: number;
+  /** The device it ran on. */
+  device: DeviceRecord;
 }
 
 /**
@@ -101,10 +110,12 @@ export async function predict(model: string, inputs: readonly string[], options:
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionsError(`batchSize must be an integer >= 1. Received ${batchSize}.`);
   const { files, ignored } = await collectImageFiles(inputs);
-  await selectBackend({ backend: options.backend ?? 'auto', onNotice: options.onNotice });
+  const device = await chooseDevice(options.device, { onNotice: options.onNotice });
+  const backend = device.provider === 'cpu' ? (options.backend ?? 'auto') : await trainingBackendFor(device);
+  await selectBackend({ backend, onNotice: options.onNotice });
   const classifier = await loadClassifier(model, options.formats ?? CLASSIFIER_FORMATS);
   try {
-    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress });
+    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress, device });
     const classes = [...classifier.classes];
     const predictions = files.map((file, i): ImagePrediction | FailedPrediction => {
       const s = scores[i];
@@ -120,6 +131,7 @@ export async function predict(model: string, inputs: readonly string[], options:
       predictions,
       ignored,
       seconds: (performance.now() - started) / 1000,
+      device: device.record,
     };
   } finally {
     classifier.dispose();

@@ -56,6 +56,7 @@ export class SvmImageClassifier implements SavedClassifier {
       ...backboneOptionsFrom(this.model.backbone!),
       batchSize: options.batchSize,
       maxInputPixels: options.maxInputPixels,
+      device: options.device ?? 'cpu',
       onProgress: (p) => p.phase === 'extract' && options.onProgress?.(p.done, p.total),
     });
     const [n, d] = r.meta.shape;

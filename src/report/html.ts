@@ -5,6 +5,7 @@
  * artifact. Every part of the record is optional except the dataset and the decision: a missing
  * part becomes a one-line note in its section.
  */
+import { describeDevice } from '../formats/device.js';
 import type { PathName, PathResult, RunReport } from '../formats/run_report.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
@@ -543,6 +544,7 @@ function timingSection(run: RunReport, d: DerivedReport): Section {
   if (rt) {
     const rows: [string, string][] = [['backend', `${rt.backend}${rt.backendReason ? ` (${rt.backendReason})` : ''}`]];
     if (rt.engine) rows.push(['engine', rt.engine]);
+    if (rt.device) rows.push(['device', describeDevice(rt.device)]);
     if (rt.threads !== undefined) rows.push(['threads', String(rt.threads)]);
     for (const [k, v] of Object.entries(rt.versions ?? {})) rows.push([k, v]);
     if (rt.node) rows.push(['node', rt.node]);

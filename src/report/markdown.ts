@@ -3,6 +3,7 @@
  * plots: every plotted number is in a table), for pull requests, notebooks and terminals.
  * All text from the record is escaped (`escapeMarkdown`).
  */
+import { describeDevice } from '../formats/device.js';
 import type { PathName, RunReport } from '../formats/run_report.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
@@ -229,6 +230,7 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
     const rt = run.runtime;
     const rows: string[][] = [['backend', m(`${rt.backend}${rt.backendReason ? ` (${rt.backendReason})` : ''}`)]];
     if (rt.engine) rows.push(['engine', m(rt.engine)]);
+    if (rt.device) rows.push(['device', m(describeDevice(rt.device))]);
     if (rt.threads !== undefined) rows.push(['threads', String(rt.threads)]);
     for (const [k, v] of Object.entries(rt.versions ?? {})) rows.push([m(k), m(v)]);
     if (rt.node) rows.push(['node', m(rt.node)]);

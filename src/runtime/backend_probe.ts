@@ -3,7 +3,7 @@
  * `ftk info` answers from this in milliseconds, where initialising TF.js takes most of a second.
  */
 import { createRequire } from 'node:module';
-import { BACKEND_NAMES, type BackendName } from './names.js';
+import { AUTO_BACKENDS, type BackendName } from './names.js';
 
 const require = createRequire(import.meta.url);
 
@@ -13,6 +13,7 @@ export const BACKEND_PACKAGE: Readonly<Record<BackendName, string>> = Object.fre
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
 });
 
 /** Installed version of a package, or undefined when it cannot be resolved. */
@@ -31,7 +32,7 @@ export interface InstalledBackend {
   version?: string;
 }
 
-/** Every backend in ftk's order of preference, with its installed version (if any). */
+/** Every backend `--backend auto` tries, in its order, with its installed version (if any). */
 export function installedBackends(): InstalledBackend[] {
-  return BACKEND_NAMES.map((name) => ({ name, package: BACKEND_PACKAGE[name], version: packageVersion(BACKEND_PACKAGE[name]) }));
+  return AUTO_BACKENDS.map((name) => ({ name, package: BACKEND_PACKAGE[name], version: packageVersion(BACKEND_PACKAGE[name]) }));
 }

@@ -10,6 +10,8 @@ export interface FeatureEngine {
   readonly name: string;
   /** Features per image. */
   readonly outputDim: number;
+  /** ONNX Runtime engines: the execution providers the session runs on, read back from it. */
+  readonly providers?: readonly string[];
   /** Runs `count` images (float32 NHWC, already preprocessed) and returns count x outputDim values. */
   run(batch: Float32Array, count: number, height: number, width: number): Promise<Float32Array>;
   dispose(): void;

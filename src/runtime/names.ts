@@ -3,9 +3,11 @@
  * that `ftk --help` does not load TF.js or ONNX Runtime to print them.
  */
 
-/** TF.js backends, in ftk's order of preference. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+/** TF.js backends ('webgpu' runs on a GPU chosen by `--device`). */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+/** What `--backend auto` tries, in order (a GPU backend comes from `--device`, not from here). */
+export const AUTO_BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** What runs a backbone: ONNX Runtime or TF.js. */
 export type RuntimeName = 'onnx' | 'tfjs';

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import { RuntimeError } from '../errors.js';
+import type { ProviderName } from '../formats/device.js';
 import type { FeatureEngine } from './engine.js';
 
 type OrtModule = typeof Ort;
@@ -27,6 +28,13 @@ export interface OnnxEngineOptions {
   spinning?: boolean;
   /** ORT graph optimizations. Default 'all' (constant folding, Conv+BN/activation fusion, NCHWc layouts). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Execution provider: 'cpu', 'webgpu' or 'cuda' (chosen by src/runtime/device.ts). Default 'cpu'.
+   * A GPU session is first opened with ORT's CPU fallback disabled, so that its success proves
+   * every operator runs on the GPU; a graph with an operator the GPU provider lacks is opened
+   * again with the fallback, and `providers` says so.
+   */
+  provider?: ProviderName;
 }
 
 let ortModule: Promise<OrtModule> | undefined;
@@ -65,7 +73,11 @@ export function resolveOnnxEngineOptions(options: OnnxEngineOptions = {}): Requi
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RuntimeError(`threads must be a positive integer. Received ${threads}.`, { code: 'OPTIONS_THREADS' });
   }
-  return { threads, spinning: options.spinning ?? false, graphOptimizationLevel: options.graphOptimizationLevel ?? 'all' };
+  const provider = options.provider ?? 'cpu';
+  if (!['cpu', 'webgpu', 'cuda'].includes(provider)) {
+    throw new RuntimeError(`provider must be one of [cpu, webgpu, cuda]. Received "${provider as string}".`, { code: 'DEVICE_UNKNOWN' });
+  }
+  return { threads, spinning: options.spinning ?? false, graphOptimizationLevel: options.graphOptimizationLevel ?? 'all', provider };
 }
 
 /**
@@ -81,6 +93,12 @@ export class OnnxEngine implements FeatureEngine {
   readonly name: string;
   readonly outputDim: number;
   readonly threads: number;
+  /**
+   * The execution providers the session runs on, read back at creation: ['cpu'], ['webgpu'] /
+   * ['cuda'] (every operator on the GPU: the session opened with the CPU fallback disabled), or
+   * ['webgpu', 'cpu'] (some operators on the CPU).
+   */
+  readonly providers: ProviderName[];
   /** Batch size the graph fixes (e.g. 1 for exports without a dynamic batch axis), else undefined. */
   readonly fixedBatch?: number;
   private readonly inputName: string;
@@ -90,6 +108,7 @@ export class OnnxEngine implements FeatureEngine {
     private readonly ort: OrtModule,
     private session: Ort.InferenceSession | undefined,
     threads: number,
+    providers: ProviderName[],
   ) {
     const s = session!;
     this.inputName = s.inputNames[0];
@@ -101,7 +120,9 @@ export class OnnxEngine implements FeatureEngine {
     const batch = inputMeta.shape?.[0];
     if (typeof batch === 'number' && batch > 0) this.fixedBatch = batch;
     this.threads = threads;
-    this.name = `onnxruntime-node ${onnxRuntimeVersion() ?? ''} cpu, ${threads} thread${threads === 1 ? '' : 's'}`.replace('  ', ' ');
+    this.providers = providers;
+    const where = providers[0] === 'cpu' ? 'cpu' : providers.length > 1 ? `${providers[0]} (some operators on cpu)` : providers[0];
+    this.name = `onnxruntime-node ${onnxRuntimeVersion() ?? ''} ${where}, ${threads} thread${threads === 1 ? '' : 's'}`.replace('  ', ' ');
   }
 
   /**
@@ -111,26 +132,45 @@ export class OnnxEngine implements FeatureEngine {
   static async create(model: string | Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
     const o = resolveOnnxEngineOptions(options);
     const ort = await loadOnnxRuntime();
-    const sessionOptions: Ort.InferenceSession.SessionOptions = {
-      executionProviders: ['cpu'],
+    const sessionOptions = (strict: boolean): Ort.InferenceSession.SessionOptions => ({
+      executionProviders: [o.provider === 'cuda' ? { name: 'cuda', deviceId: 0 } : o.provider],
       intraOpNumThreads: o.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: o.graphOptimizationLevel,
       logSeverityLevel: 4,
-      extra: { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } },
-    };
-    let session: Ort.InferenceSession;
-    try {
-      session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
-    } catch (err) {
+      extra: { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' }, ...(strict ? { disable_cpu_ep_fallback: '1' } : {}) } },
+    });
+    const open = (strict: boolean) => (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions(strict)) : ort.InferenceSession.create(model, sessionOptions(strict)));
+    const fail = (err: unknown): never => {
+      if (o.provider !== 'cpu') {
+        throw new RuntimeError(`ONNX Runtime could not open a ${o.provider} session: ${(err as Error).message.split('\n')[0]}`, {
+          code: 'DEVICE_UNAVAILABLE',
+          suggestion: o.provider === 'cuda' ? 'Check CUDA 12 and cuDNN 9 (see "GPU" in the README), or use --device cpu.' : 'Check the GPU driver with `ftk info` (see "GPU" in the README), or use --device cpu.',
+          cause: err,
+        });
+      }
       throw new RuntimeError(`ONNX Runtime rejected the graph: ${(err as Error).message.split('\n')[0]}`, {
         code: 'ONNX_SESSION',
         suggestion: 'Delete the cached .onnx file to export it again, or use --runtime tfjs.',
         cause: err,
       });
+    };
+    let session: Ort.InferenceSession;
+    let providers: ProviderName[] = [o.provider];
+    try {
+      session = await open(o.provider !== 'cpu');
+    } catch (err) {
+      // Only a graph that needs the CPU for some operators is retried with the fallback.
+      if (o.provider === 'cpu' || !/fallback/i.test((err as Error).message)) return fail(err);
+      try {
+        session = await open(false);
+        providers = [o.provider, 'cpu'];
+      } catch (err2) {
+        return fail(err2);
+      }
     }
-    return new OnnxEngine(ort, session, o.threads);
+    return new OnnxEngine(ort, session, o.threads, providers);
   }
 
   async run(batch: Float32Array, count: number, height: number, width: number): Promise<Float32Array> {

@@ -45,6 +45,11 @@ export const EXPORTER_VERSION = 1;
 export interface OnnxExportOptions {
   /** Extra `metadata_props` stored in the file (e.g. the backbone fingerprint). Default none. */
   metadata?: Record<string, string>;
+  /**
+   * Weight values read beforehand, by weight variable (`exportOnnxAsync` fills it). Default: read
+   * with `dataSync`, which a backend holding its tensors on a GPU (webgpu in Node) cannot do.
+   */
+  weightValues?: ReadonlyMap<object, Float32Array>;
 }
 
 export interface OnnxExport {
@@ -163,7 +168,7 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new OnnxExportError([], `Cannot export to ONNX: the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; ftk exports models with one of each.`);
   }
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(options.weightValues);
   const input = model.inputs[0];
   const inputValue: Value = { name: 'input', shape: [...input.shape], layout: 'keras' };
   const output = g.emitModel(model, [inputValue])[0];
@@ -240,19 +245,31 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [v as number, v as number]);
 
 /** Weights of a layer by their short Keras name (`kernel`, `gamma`, `moving_mean`, ...). */
-function layerWeights(layer: tf.layers.Layer): Map<string, { shape: number[]; values: Float32Array }> {
+function layerWeights(layer: tf.layers.Layer, known?: ReadonlyMap<object, Float32Array>): Map<string, { shape: number[]; values: Float32Array }> {
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const w of layer.weights) {
     const t = w.read();
-    out.set(shortWeightName(w.originalName ?? w.name), { shape: t.shape as number[], values: t.dataSync() as Float32Array });
+    out.set(shortWeightName(w.originalName ?? w.name), { shape: t.shape as number[], values: known?.get(w) ?? (t.dataSync() as Float32Array) });
   }
   return out;
+}
+
+/**
+ * `exportOnnx` for a model whose weights may live on a GPU: reads every weight asynchronously
+ * first (TF.js' webgpu backend in Node cannot read a GPU buffer synchronously).
+ */
+export async function exportOnnxAsync(model: tf.LayersModel, options: OnnxExportOptions = {}): Promise<OnnxExport> {
+  const values = new Map<object, Float32Array>();
+  for (const w of model.weights) values.set(w, (await w.read().data()) as Float32Array);
+  return exportOnnx(model, { ...options, weightValues: values });
 }
 
 class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
   private readonly used = new Set<string>(['input', 'output']);
+
+  constructor(private readonly weightValues?: ReadonlyMap<object, Float32Array>) {}
 
   /** A fresh value name based on `base`. */
   fresh(base: string): string {
@@ -358,7 +375,7 @@ class GraphBuilder {
       case 'SeparableConv2D':
         return [this.activation(this.conv(layer, cls, c, this.toNchw(x), outShape), c.activation, name, -1)];
       case 'BatchNormalization': {
-        const w = layerWeights(layer);
+        const w = layerWeights(layer, this.weightValues);
         const channels = x.shape[x.shape.length - 1] as number;
         const v = x.shape.length === 4 ? this.toNchw(x) : x;
         const gamma = w.get('gamma')?.values ?? new Float32Array(channels).fill(1);
@@ -432,7 +449,7 @@ class GraphBuilder {
         return [this.op('Concat', vs.map((v) => v.name), name, outShape, layout, { axis: this.axis(vs[0], c.axis ?? -1) })];
       }
       case 'Dense': {
-        const w = layerWeights(layer);
+        const w = layerWeights(layer, this.weightValues);
         const kernel = w.get('kernel')!;
         const bias = w.get('bias');
         const k = this.toKeras(x);
@@ -478,7 +495,7 @@ class GraphBuilder {
   }
 
   private conv(layer: tf.layers.Layer, cls: string, c: Record<string, any>, v: Value, outShape: (number | null)[]): Value {
-    const w = layerWeights(layer);
+    const w = layerWeights(layer, this.weightValues);
     const kernel = pair(c.kernelSize);
     const strides = pair(c.strides);
     const dilations = pair(c.dilationRate ?? 1);

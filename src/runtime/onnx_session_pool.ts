@@ -22,6 +22,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { RuntimeError } from '../errors.js';
+import type { ProviderName } from '../formats/device.js';
 import type { FeatureEngine } from './engine.js';
 import { firstMessage, spawnModuleWorker } from './module_worker.js';
 import { resolveOnnxEngineOptions } from './onnx_engine.js';
@@ -29,8 +30,10 @@ import { resolveOnnxEngineOptions } from './onnx_engine.js';
 export interface OnnxSessionPoolOptions {
   /** Threads in all, split over the sessions. Default `os.availableParallelism()`. */
   threads?: number;
-  /** Sessions running at once. Default min(2, threads). */
+  /** Sessions running at once. Default min(2, threads) on the CPU, 1 on a GPU (one session per GPU: a second would only queue behind the first on the device). */
   sessions?: number;
+  /** Execution provider (see `OnnxEngineOptions.provider`). Default 'cpu'. */
+  provider?: ProviderName;
 }
 
 /** An engine that can run several batches at once on buffers it borrows (extraction's pipeline uses it). */
@@ -51,7 +54,7 @@ export function isPipelinedEngine(engine: FeatureEngine): engine is PipelinedEng
 
 type ErrorInfo = { message: string; code?: string; suggestion?: string };
 /** What a session thread says once it is up (onnx_session_worker.ts). */
-type SessionReady = { outputDim: number; name: string };
+type SessionReady = { outputDim: number; name: string; providers: ProviderName[] };
 interface Job {
   buffer: ArrayBuffer;
   count: number;
@@ -71,6 +74,8 @@ export class OnnxSessionPool implements PipelinedEngine {
   readonly name: string;
   readonly outputDim: number;
   readonly parallel: number;
+  /** The execution providers the sessions run on, read back from them (see `OnnxEngine.providers`). */
+  readonly providers: ProviderName[];
   private readonly queue: Job[] = [];
   private failure: Error | undefined;
   private closed = false;
@@ -82,6 +87,7 @@ export class OnnxSessionPool implements PipelinedEngine {
   ) {
     this.outputDim = ready.outputDim;
     this.parallel = sessions.length;
+    this.providers = ready.providers;
     const total = threadsEach.reduce((a, b) => a + b, 0);
     const shape = sessions.length > 1 ? ` (${sessions.length} sessions x ${threadsEach[0]}${threadsEach.every((t) => t === threadsEach[0]) ? '' : '+'} thread${threadsEach[0] === 1 ? '' : 's'})` : '';
     this.name = ready.name.replace(/\d+ threads?$/, `${total} thread${total === 1 ? '' : 's'}${shape}`);
@@ -106,13 +112,13 @@ export class OnnxSessionPool implements PipelinedEngine {
    * @throws RuntimeError 'ONNX_RUNTIME_UNAVAILABLE' or 'ONNX_SESSION', as `OnnxEngine.create`.
    */
   static async create(model: string | Uint8Array, options: OnnxSessionPoolOptions = {}): Promise<OnnxSessionPool> {
-    const { threads } = resolveOnnxEngineOptions({ threads: options.threads });
-    const count = options.sessions ?? Math.min(2, threads);
+    const { threads, provider } = resolveOnnxEngineOptions({ threads: options.threads, provider: options.provider });
+    const count = options.sessions ?? (provider === 'cpu' ? Math.min(2, threads) : 1);
     if (!Number.isInteger(count) || count < 1 || count > threads) {
       throw new RuntimeError(`sessions must be an integer from 1 to threads (${threads}). Received ${count}.`, { code: 'OPTIONS_THREADS' });
     }
     const threadsEach = Array.from({ length: count }, (_, i) => Math.floor(threads / count) + (i < threads % count ? 1 : 0));
-    const workers = threadsEach.map((t) => spawnModuleWorker(import.meta.url, 'onnx_session_worker', { model, threads: t }));
+    const workers = threadsEach.map((t) => spawnModuleWorker(import.meta.url, 'onnx_session_worker', { model, threads: t, provider }));
     // A thread that fails before it is up: its error (always followed by its exit) names why. One
     // that exits after saying ready, while the others start, counts as failed too (the pool's own
     // listeners only exist from construction on).

@@ -1,15 +1,16 @@
 /**
  * One ONNX Runtime session on its own thread (see onnx_session_pool.ts). workerData:
- * `{ model, threads }`. Says `{ ready: { outputDim, name } }` or `{ fatal }` once, then answers
+ * `{ model, threads, provider }`. Says `{ ready: { outputDim, name, providers } }` or `{ fatal }` once, then answers
  * each `{ buffer, count, height, width }`, in order, with `{ buffer, features }` (both transferred
  * back) or `{ buffer, error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FtkError } from '../errors.js';
+import type { ProviderName } from '../formats/device.js';
 import { OnnxEngine } from './onnx_engine.js';
 
 const port = parentPort!;
-const { model, threads } = workerData as { model: string | Uint8Array; threads: number };
+const { model, threads, provider } = workerData as { model: string | Uint8Array; threads: number; provider?: ProviderName };
 
 function describe(err: unknown): { message: string; code?: string; suggestion?: string } {
   const e = err as Error;
@@ -17,7 +18,7 @@ function describe(err: unknown): { message: string; code?: string; suggestion?: 
 }
 
 try {
-  const engine = await OnnxEngine.create(model, { threads });
+  const engine = await OnnxEngine.create(model, { threads, provider });
   port.on('message', async (msg: { buffer: ArrayBuffer; count: number; height: number; width: number }) => {
     try {
       const pixels = new Float32Array(msg.buffer, 0, msg.count * msg.height * msg.width * 3);
@@ -29,7 +30,7 @@ try {
       port.postMessage({ buffer: msg.buffer, error: describe(err) }, [msg.buffer]);
     }
   });
-  port.postMessage({ ready: { outputDim: engine.outputDim, name: engine.name } });
+  port.postMessage({ ready: { outputDim: engine.outputDim, name: engine.name, providers: engine.providers } });
 } catch (err) {
   port.postMessage({ fatal: describe(err) });
 }

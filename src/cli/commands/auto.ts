@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import type { AutoOptions } from '../../auto/auto.js';
 import { AUTO_DEFAULTS } from '../../auto/defaults.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
+import { DEVICE_NAMES } from '../../formats/device.js';
+import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
@@ -28,6 +30,7 @@ export function autoContext(dataset: string, raw: Record<string, any>): AutoCont
     epochs: raw.epochs,
     svmOnly: raw.svmOnly ? true : undefined,
     backend: raw.backend,
+    ...deviceFromFlags(raw),
     cache: raw.cache === false ? false : undefined,
   };
   return { dataset, json: Boolean(raw.json), options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AutoOptions };
@@ -72,6 +75,7 @@ export function autoCommand(action: (ctx: AutoContext) => Promise<number> = runA
     .option('--seed <n>', `seed of folds, subsamples and training (default ${AUTO_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
     .option('--epochs <n>', 'largest number of fine-tuning epochs per phase', parseIntFlag('--epochs', 1))
     .option('--svm-only', 'do not fine-tune (SVM path only)')
+    .option('--device <name>', DEVICE_HELP, parseChoice('--device', DEVICE_NAMES))
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const))
     .option('--no-cache', 'do not use the feature cache')
     .option('--json', 'print one JSON result on stdout (stages go to stderr)');

@@ -8,6 +8,8 @@ import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag, parseWorkersFlag } from '../io.js';
+import { DEVICE_NAMES } from '../../formats/device.js';
+import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
 import { ProgressBar, stagedJobCallbacks } from '../progress.js';
 
 export interface BenchContext {
@@ -59,6 +61,7 @@ export function benchContext(dataset: string, raw: Record<string, any>): BenchCo
     budget: raw.budget,
     backend: raw.backend,
     workers: raw.workers,
+    ...deviceFromFlags(raw),
     cache: raw.cache === false ? false : raw.cacheFile,
     overwrite: raw.overwrite ? true : undefined,
     finetune: Object.keys(finetune).length ? finetune : undefined,
@@ -122,6 +125,7 @@ export function benchCommand(action: (ctx: BenchContext) => Promise<number> = ru
     .option('--scratch-epochs <n>', 'scratch: largest number of epochs (default --epochs)', parseIntFlag('--scratch-epochs', 1))
     .option('--budget <minutes>', 'no new fold starts when the slowest fold so far would not fit (said in the output)', parseFloatFlag('--budget', 0.1))
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const))
+    .option('--device <name>', DEVICE_HELP, parseChoice('--device', DEVICE_NAMES))
     .option('--cache-file <path>', 'feature cache file (default <FTK_HOME>/cache/features.sqlite; a fresh file gives cold-cache timings)')
     .option('--no-cache', 'do not use the feature cache')
     .option('--overwrite', 'forget the results already in --out and start over')

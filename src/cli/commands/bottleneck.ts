@@ -8,6 +8,7 @@ import type { ExtractOptions, SkippedFile } from '../../index.js';
 import { parseShard, type ShardSpec } from '../../extract/shard_spec.js';
 import { FtkError } from '../../errors.js';
 import { BACKEND_NAMES, RUNTIME_NAMES } from '../../runtime/names.js';
+import { addDeviceFlag, deviceFromFlags } from '../device_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { ProgressBar } from '../progress.js';
@@ -54,6 +55,7 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
       backend: raw.backend,
       cache: raw.cache === false ? false : (raw.cacheFile ?? true),
       maxInputPixels: raw.maxPixels,
+      ...deviceFromFlags(raw),
       ...pipeline,
     },
   };
@@ -161,7 +163,7 @@ export function bottleneckCommand(
     .option('--pooling <mode>', 'global pooling of the bottleneck: avg, max, none', parseChoice('--pooling', ['avg', 'max', 'none'] as const), 'avg')
     .option('--input-size <px>', "square input size (default: the model's; required for onnx:/tfjs: models with dynamic H, W)", parseIntFlag('--input-size', 32))
     .option('--crop <mode>', 'squash (resize whole image, Keras default) or center (crop to square first)', parseChoice('--crop', ['squash', 'center'] as const), 'squash')
-    .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size'), 32)
+    .option('--batch-size <n>', 'images per inference batch (default: 32 on the CPU, 64 on a GPU)', parseIntFlag('--batch-size'))
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
     .option('--runtime <name>', `inference runtime: auto (ONNX Runtime when the model exports, else TF.js), ${RUNTIME_NAMES.join(', ')} (default: auto)`, parseChoice('--runtime', ['auto', ...RUNTIME_NAMES] as const))
     .option('--threads <n>', 'inference threads and decode workers (default: all cores)', parseIntFlag('--threads'))
@@ -171,7 +173,7 @@ export function bottleneckCommand(
     .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')
     .option('--max-pixels <n>', 'skip images larger than this many pixels (decompression bombs)', parseIntFlag('--max-pixels'))
     .option('--json', 'print one JSON result on stdout, no progress bar');
-  addPreprocessFlags(extract).action(async (dataset: string, raw: Record<string, unknown>) => {
+  addDeviceFlag(addPreprocessFlags(extract)).action(async (dataset: string, raw: Record<string, unknown>) => {
     process.exitCode = await action(extractContext(dataset, raw));
   });
   cmd

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { EpochRecord, FinetuneOptions, FinetuneResult } from '../../index.js';
 import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
+import { DEVICE_NAMES } from '../../formats/device.js';
+import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
 import { addPreprocessFlags, preprocessFromFlags } from '../preprocess_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag, parseWorkersFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -43,6 +45,7 @@ export function finetuneContext(dataset: string, raw: Record<string, any>): Fine
       patience: raw.patience,
       dropout: raw.dropout,
       backend: raw.backend,
+      ...deviceFromFlags(raw),
       runtime: raw.runtime,
       cache: raw.cache === false ? false : (raw.cacheFile ?? true),
       prefixCache: raw.prefixCache,
@@ -139,6 +142,7 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .option('--patience <n>', 'early stopping: epochs without a better validation loss', parseIntFlag('--patience', 1), d.patience)
     .option('--dropout <rate>', 'dropout rate of the head', parseFloatFlag('--dropout', 0, 0.99), d.dropout)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
+    .option('--device <name>', DEVICE_HELP, parseChoice('--device', DEVICE_NAMES))
     .option('--runtime <name>', "runtime of the frozen layers' once-per-view pass: auto (ONNX Runtime when it exports), onnx, tfjs", parseChoice('--runtime', ['auto', 'onnx', 'tfjs'] as const), d.runtime)
     .option('--no-cache', "do not read or write the frozen layers' outputs in the feature cache")
     .option('--cache-file <file>', 'feature cache database (default <FTK_HOME>/cache/features.sqlite)')

@@ -2,13 +2,18 @@
 import { Command } from 'commander';
 import { ZOO_MODEL_NAMES } from '../../models/zoo_names.js';
 import { installedBackends } from '../../runtime/backend_probe.js';
-import { BACKEND_NAMES } from '../../runtime/names.js';
+import { AUTO_BACKENDS, BACKEND_NAMES } from '../../runtime/names.js';
+import { DEVICE_NAMES, describeDevice, type DeviceName } from '../../formats/device.js';
+import { ALLOW_SOFTWARE_GPU_ENV, CUDA_INSTALL_COMMAND, listDevices, resolveDevice, type DeviceListing } from '../../runtime/device.js';
+import { deviceFromFlags } from '../device_flags.js';
 import { packageInfo } from '../../runtime/package_info.js';
 import { cacheDbPath, ftkHome, weightsDir } from '../../runtime/paths.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 
 export interface InfoContext {
   backend: 'auto' | (typeof BACKEND_NAMES)[number];
+  /** --device: also check that this device can be used (an error naming the fix if not). */
+  device?: DeviceName;
   model?: string;
   alpha?: number;
   /** Size to measure shapes at, for onnx:/tfjs: models with dynamic H, W. */
@@ -33,6 +38,18 @@ function tensorLines(rows: TensorRow[]): string[] {
     (r) =>
       `  ${r.name.padEnd(width)}  ${r.opType.padEnd(opWidth)} [${r.shape.join(', ')}]${r.layout ? ` ${r.layout.toUpperCase()}` : ''}  -> ${r.features}${r.shape.length === 4 ? ' (avg-pooled)' : ''}${r.isOutput ? '  (graph output)' : ''}`,
   );
+}
+
+/** The devices found, as `nvidia-smi` would answer "what will ftk use". */
+function deviceLines(d: DeviceListing): string[] {
+  const a = d.webgpu.adapter;
+  return [
+    'devices:',
+    `  cpu: ${d.cpu.cores} cores`,
+    `  webgpu: ${a ? `${a.description || a.device} (vendor ${a.vendor || '?'}, ${a.architecture || '?'})${a.software ? ' is a software adapter: used only with --device webgpu' : ''}` : `none (${d.webgpu.error})`}; ONNX Runtime webgpu provider ${d.webgpu.onnxProvider ? 'present' : 'missing'}`,
+    `  cuda: ${d.cuda.available ? `ONNX Runtime CUDA provider present (${d.cuda.detail})` : `${d.cuda.detail}; to add it: ${CUDA_INSTALL_COMMAND} (CUDA 12 + cuDNN 9)`}`,
+    `  --device auto uses: ${d.auto.provider}${d.auto.provider === 'cpu' ? ` (${d.auto.reason})` : ''}${d.allowSoftware ? ` [${ALLOW_SOFTWARE_GPU_ENV} set]` : ''}`,
+  ];
 }
 
 /** `ftk info --model onnx:<file> | tfjs:<folder>`: the tensors a user can pick with --layer. */
@@ -81,7 +98,7 @@ export async function runInfo(ctx: InfoContext): Promise<number> {
     const first = installed[0];
     backend = {
       name: first?.name ?? 'none',
-      reason: first ? `first installed of ${BACKEND_NAMES.join(', ')}; loaded on first use` : 'no TF.js backend installed',
+      reason: first ? `first installed of ${AUTO_BACKENDS.join(', ')}; loaded on first use` : 'no TF.js backend installed',
       versions: Object.fromEntries(installed.map((b) => [b.package, b.version!])),
     };
   } else {
@@ -89,6 +106,7 @@ export async function runInfo(ctx: InfoContext): Promise<number> {
     backend = await selectBackend({ backend: ctx.backend });
   }
   const { MODEL_NAMES, MODELS } = lazy ? { MODEL_NAMES: undefined, MODELS: undefined } : await import('../../models/registry.js');
+  const devices = await listDevices();
   const info: Record<string, unknown> = {
     ftk: pkg.version,
     node: process.version,
@@ -99,6 +117,7 @@ export async function runInfo(ctx: InfoContext): Promise<number> {
     home: ftkHome(),
     featureCache: cacheDbPath(),
     weightsCache: weightsDir(),
+    devices,
     ...(MODEL_NAMES
       ? {
           models: MODEL_NAMES.map((name) => ({
@@ -118,7 +137,13 @@ export async function runInfo(ctx: InfoContext): Promise<number> {
     `feature cache: ${info.featureCache}`,
     `weights cache: ${info.weightsCache}`,
     `models: ${(MODEL_NAMES ?? ZOO_MODEL_NAMES).join(', ')}`,
+    ...deviceLines(devices),
   ];
+  if (ctx.device) {
+    const choice = await resolveDevice(ctx.device);
+    info.device = choice.record;
+    lines.push(`--device ${ctx.device}: ${describeDevice(choice.record)}`);
+  }
   if (ctx.model) {
     const { parseModelSource } = await import('../../models/backbone.js');
     const source = parseModelSource(ctx.model);
@@ -146,8 +171,9 @@ export function infoCommand(action: (ctx: InfoContext) => Promise<number> = runI
     .option('--model <name>', 'list the layers of this model (candidates for --layer): a zoo name, onnx:<file.onnx> or tfjs:<folder> (tensors with their shapes)')
     .option('--alpha <alpha>', 'width multiplier for --model (MobileNets)', parseFloatFlag('--alpha', 0.01, 4))
     .option('--input-size <px>', 'onnx:/tfjs: models with dynamic H, W: measure the shapes at this size (default 224)', parseIntFlag('--input-size', 16))
+    .option('--device <name>', 'also check that this device can be used: auto, cpu, gpu, webgpu, cuda', parseChoice('--device', DEVICE_NAMES))
     .option('--json', 'print JSON')
     .action(async (raw: Record<string, any>) => {
-      process.exitCode = await action({ backend: raw.backend, model: raw.model, alpha: raw.alpha, inputSize: raw.inputSize, json: Boolean(raw.json) });
+      process.exitCode = await action({ backend: raw.backend, ...deviceFromFlags(raw), model: raw.model, alpha: raw.alpha, inputSize: raw.inputSize, json: Boolean(raw.json) });
     });
 }

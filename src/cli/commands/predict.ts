@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import type { FailedPrediction, Prediction, PredictionsDocument } from '../../formats/prediction.js';
 import type { PredictOptions, PredictResult } from '../../index.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
+import { DEVICE_NAMES } from '../../formats/device.js';
+import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
 import { makeOutput, parseChoice, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -14,7 +16,7 @@ export interface PredictContext {
 }
 
 export function predictContext(model: string, inputs: string[], raw: Record<string, any>): PredictContext {
-  return { model, inputs, json: Boolean(raw.json), options: { topK: raw.topK, batchSize: raw.batchSize, backend: raw.backend } };
+  return { model, inputs, json: Boolean(raw.json), options: { topK: raw.topK, batchSize: raw.batchSize, backend: raw.backend, ...deviceFromFlags(raw) } };
 }
 
 /** The `--json` document: `[{ file, label, probabilities: { class: p } }]` (failures: `{ file, error }`). */
@@ -57,6 +59,7 @@ export function predictCommand(action: (ctx: PredictContext) => Promise<number> 
     .option('--top-k <k>', 'labels printed per image, best first', parseIntFlag('--top-k', 1), 1)
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size', 1), 32)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
+    .option('--device <name>', DEVICE_HELP, parseChoice('--device', DEVICE_NAMES))
     .option('--json', 'print { classes, predictions: [{ file, label, labelIndex, probabilities }], failed: [{ file, error }] } on stdout')
     .action(async (model: string, inputs: string[], raw: Record<string, unknown>) => {
       process.exitCode = await action(predictContext(model, inputs, raw));

@@ -3,6 +3,8 @@
  * Defaults are not repeated here: help texts read them from the library (SVM_DEFAULTS, CV_DEFAULTS).
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { DEVICE_NAMES, type DeviceName } from '../../formats/device.js';
+import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
 import { existsSync, statSync } from 'node:fs';
 import type { SvmCvOptions, SvmCvResult, SvmFitOptions, SvmNestedCvOptions, SvmPredictResult } from '../../index.js';
 import type { FailedPrediction, PredictionsDocument } from '../../formats/prediction.js';
@@ -29,6 +31,8 @@ export interface SvmPredictContext {
   model: string;
   inputs: string[];
   json: boolean;
+  /** --device (images only). */
+  device?: DeviceName;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -204,6 +208,7 @@ export async function runSvmPredict(ctx: SvmPredictContext): Promise<number> {
       const images = await findImages(inputs);
       const r = await extractFeatures(images, {
         ...backboneOptionsFrom(backbone),
+        ...(ctx.device ? { device: ctx.device } : {}),
         onSkip: (s) => {
           failed.push({ file: s.file, error: s.reason });
           process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
@@ -290,8 +295,9 @@ export function svmCommand(actions: SvmActions = {}): Command {
     .argument('<model>', 'model JSON written by `ftk svm fit --out`')
     .argument('<inputs...>', 'a features prefix, or image files and folders (searched recursively)')
     .option('--json', 'print one JSON result on stdout')
+    .option('--device <name>', `images: ${DEVICE_HELP}`, parseChoice('--device', DEVICE_NAMES))
     .action(async (model: string, inputs: string[], raw: Record<string, unknown>) => {
-      process.exitCode = await predict({ model, inputs, json: Boolean(raw.json) });
+      process.exitCode = await predict({ model, inputs, json: Boolean(raw.json), ...deviceFromFlags(raw) });
     });
   return cmd;
 }
