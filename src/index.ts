@@ -30,6 +30,7 @@ export { FeatureCache } from './extract/cache.js';
 export type { FeaturesMeta, BackboneInfo, ExternalModelInfo, SkippedFile } from './formats/features.js';
 export { encodeNpy, decodeNpy } from './formats/npy.js';
 export * from './classify/index.js';
+export * from './trust/index.js';
 export { finetune, type FinetuneResult, type FinetuneStats } from './finetune/finetune.js';
 export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, resolveFinetuneOptions, type FinetuneOptions, type FinetuneProgress, type EpochRecord } from './finetune/options.js';
 export { parseFreezeSpec, resolveFreeze, blockEnds, type FreezeSpec, type FreezePlan } from './finetune/freeze.js';

@@ -5,7 +5,12 @@
  *
  * @example
  * const { predictions } = await predict('cats-model', ['photos/']);
- * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', unknown: false, unknownScore: 0.41, unknownThreshold: 0.62, probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ *
+ * Unknown images: a classifier that carries an unknown detector (SVM models and bundles fitted by
+ * this ftk: src/trust/ood.ts) scores every image; above the detector's threshold the image is
+ * `unknown: true` with `label: null` (probabilities and `top` are still given, for the record).
+ * `unknown: false` in the options turns the check off (`ftk predict --no-unknown`).
  */
 import type { Dirent } from 'node:fs';
 import { promises as fsp } from 'node:fs';
@@ -24,6 +29,8 @@ export interface PredictOptions {
   /** tfjs backend. Default 'auto'. */
   backend?: BackendName | 'auto';
   maxInputPixels?: number;
+  /** Mark images unlike the training images as unknown (when the model carries a detector). Default true. */
+  unknown?: boolean;
   /** Formats served (default: all of `CLASSIFIER_FORMATS`). */
   formats?: readonly ClassifierFormat[];
   onProgress?: (done: number, total: number) => void;
@@ -32,8 +39,14 @@ export interface PredictOptions {
 
 export interface ImagePrediction {
   file: string;
-  /** The most probable class. */
-  label: string;
+  /** The most probable class; null when the image is unknown. */
+  label: string | null;
+  /** True when the unknown score is above the model's threshold (always false without a detector or with `unknown: false`). */
+  unknown: boolean;
+  /** The unknown score (larger = less like the training images); absent without a detector or with `unknown: false`. */
+  unknownScore?: number;
+  /** The model's threshold for `unknownScore`; absent with it. */
+  unknownThreshold?: number;
   /** Probability of every class. */
   probabilities: Record<string, number>;
   /** The `topK` most probable classes, best first. */
@@ -107,7 +120,8 @@ export async function predict(model: string, inputs: readonly string[], options:
   await selectBackend({ backend: options.backend ?? 'auto', onNotice: options.onNotice });
   const classifier = await loadClassifier(model, options.formats ?? CLASSIFIER_FORMATS);
   try {
-    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress });
+    const checkUnknown = options.unknown ?? true;
+    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress, unknown: checkUnknown });
     const classes = [...classifier.classes];
     const predictions = files.map((file, i): ImagePrediction | FailedPrediction => {
       const s = scores[i];
@@ -116,7 +130,16 @@ export async function predict(model: string, inputs: readonly string[], options:
       classes.forEach((c, k) => (probabilities[c] = s.probabilities[k]));
       const order = classes.map((_, k) => k).sort((a, b) => s.probabilities[b] - s.probabilities[a] || a - b);
       const top = order.slice(0, Math.min(topK, classes.length)).map((k) => ({ label: classes[k], probability: s.probabilities[k] }));
-      return { file, label: top[0].label, probabilities, top };
+      const scored = checkUnknown && s.unknownScore !== undefined && s.unknownThreshold !== undefined;
+      const unknown = scored && s.unknownScore! > s.unknownThreshold!;
+      return {
+        file,
+        label: unknown ? null : top[0].label,
+        unknown,
+        ...(scored ? { unknownScore: s.unknownScore, unknownThreshold: s.unknownThreshold } : {}),
+        probabilities,
+        top,
+      };
     });
     return {
       model: { source: model, format: classifier.format, description: classifier.description, classes },

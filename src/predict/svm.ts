@@ -12,6 +12,7 @@ import { extractFeatures } from '../extract/extract.js';
 import { SVM_MODEL_FORMAT } from '../formats/svm_model.js';
 import { backboneLabel, backboneOptionsFrom } from '../models/backbone.js';
 import { describePreprocess } from '../models/preprocess.js';
+import { UnknownDetector } from '../trust/ood.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class SvmImageClassifier implements SavedClassifier {
@@ -64,7 +65,14 @@ export class SvmImageClassifier implements SavedClassifier {
           oneHot[this.model.classes_!.indexOf(label)] = 1;
           return oneHot;
         });
-    const byFile = new Map<string, ImageScores>(r.meta.files.map((f, i) => [f, { probabilities: rows[i] }]));
+    let unknown: { scores: Float64Array; threshold: number } | undefined;
+    if (this.model.unknown && options.unknown !== false && n > 0) {
+      const det = UnknownDetector.fromJSON(this.model.unknown, this.source);
+      unknown = { scores: det.score(X), threshold: det.threshold_! };
+    }
+    const byFile = new Map<string, ImageScores>(
+      r.meta.files.map((f, i) => [f, { probabilities: rows[i], ...(unknown ? { unknownScore: unknown.scores[i], unknownThreshold: unknown.threshold } : {}) }]),
+    );
     for (const s of r.meta.skipped) byFile.set(s.file, { error: s.reason });
     return dataset.entries.map((e) => byFile.get(e.file) ?? { error: 'not processed' });
   }

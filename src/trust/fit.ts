@@ -29,6 +29,8 @@ export interface SvmTrustOptions {
   /** Detector options (`rate` = share of known images rejected, default 0.05). */
   unknownOptions?: UnknownDetectorOptions;
   calibrateOptions?: Omit<CalibrateOptions, 'fittedOn'>;
+  /** Told when the result is usable but weaker (a class too small for the folds). */
+  onWarning?: (message: string) => void;
   /** Told after each fold of the out-of-fold probabilities. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -88,8 +90,15 @@ export async function fitSvmTrust(X: MatrixLike, y: ArrayLike<number>, svmOption
   if (!Number.isInteger(o.folds) || o.folds < 2) throw new OptionsError(`trust folds must be an integer >= 2. Received folds=${o.folds}.`, { code: 'OPTIONS_BAD_VALUE' });
   const M = toMatrix(X);
   const result: SvmTrustResult = {};
-  if (o.calibrate) {
-    const { probabilities, classes } = await svmOutOfFoldProbabilities(M, y, svmOptions, o.folds, o.seed, o.onProgress);
+  const counts = new Map<number, number>();
+  for (const v of Array.from(y)) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const smallest = Math.min(...counts.values());
+  if (o.calibrate && smallest < 2) {
+    o.onWarning?.(`The smallest class has ${smallest} image: no out-of-fold probabilities, so the probabilities stay uncalibrated. Add images to every class.`);
+  } else if (o.calibrate) {
+    const folds = Math.min(o.folds, smallest);
+    if (folds < o.folds) o.onWarning?.(`The smallest class has ${smallest} images: the calibration uses ${folds} folds instead of ${o.folds}.`);
+    const { probabilities, classes } = await svmOutOfFoldProbabilities(M, y, svmOptions, folds, o.seed, o.onProgress);
     const codes = Array.from(y, (v) => classes.indexOf(v));
     result.calibration = calibrate(probabilities, codes, { ...o.calibrateOptions, fittedOn: 'out-of-fold' });
     result.oofProbabilities = probabilities;
