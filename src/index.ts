@@ -40,6 +40,7 @@ export { parseAugmentSpec, resolveAugment, sampleTransform, applyTransform, augm
 export { registerWasmTrainingKernels } from './runtime/wasm_gradients.js';
 export { predict, collectImageFiles, type PredictOptions, type PredictResult, type ImagePrediction, type FailedPrediction } from './predict/predict.js';
 export { loadClassifier, CLASSIFIER_FORMATS } from './predict/formats.js';
+export { suggest, resolveSvmModelFile, type SuggestImagesOptions, type SuggestImagesResult, type SuggestedFile } from './predict/suggest.js';
 export type { SavedClassifier, ClassifierFormat, ImageScores, PredictImagesOptions } from './predict/classifier.js';
 export * from './report/index.js';
 export { exportOnnx, OnnxExportError } from './runtime/onnx_export.js';

@@ -23,6 +23,8 @@ import { maxPrecomputedSamples } from '../classify/libsvm.js';
 import { SVM_DEFAULTS } from '../classify/options.js';
 import { gridSearch } from '../classify/search.js';
 import { SvmClassifier } from '../classify/svm.js';
+import { fitSvmTrust } from '../trust/fit.js';
+import type { SvmOptions } from '../classify/options.js';
 import { findDataset } from '../data/dataset.js';
 import { Rng } from '../data/random.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
@@ -479,7 +481,12 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       const yr = rows.length === n ? labels : Array.from(rows, (r) => labels[r]);
       const grid = await gridSearch(Xr, yr, { kernel: 'rbf' }, { folds: k, seed: o.seed });
       gridReport = gridFromSearch(grid, `refit on ${rows.length === n ? 'all ' : ''}${rows.length} images, ${k}-fold`);
-      const clf = await new SvmClassifier({ kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale', probability: smallest >= 5 }).fit(Xr, yr);
+      const svmOpts: SvmOptions = { kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale' };
+      const clf = await new SvmClassifier({ ...svmOpts, probability: smallest >= 5 }).fit(Xr, yr);
+      // Calibration and unknown detector (src/trust), carried by the bundle's svm.json.
+      const trust = await fitSvmTrust(Xr, yr, svmOpts, { calibrate: smallest >= 5, seed: o.seed, onWarning: warn });
+      clf.calibration = trust.calibration;
+      clf.unknown = trust.unknown;
       clf.classNames = dataset.classes;
       clf.backbone = meta.model;
       await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');

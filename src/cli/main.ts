@@ -7,6 +7,7 @@ import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
 import { finetuneCommand, predictCommand } from './commands/finetune.js';
 import { svmCommand } from './commands/svm.js';
+import { suggestCommand } from './commands/suggest.js';
 import { reportError } from './io.js';
 import { packageInfo } from '../runtime/package_info.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(autoCommand());
   program.addCommand(reportCommand());
   program.addCommand(benchCommand());
+  program.addCommand(suggestCommand());
   return program;
 }
 
