@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { svmFit } from '../src/classify/commands.js';
 import { extractFeatures } from '../src/extract/extract.js';
 import { writeFeatures } from '../src/extract/features_file.js';
-import { predict } from '../src/predict/predict.js';
+import { predict, type ImagePrediction } from '../src/predict/predict.js';
 import { suggest } from '../src/predict/suggest.js';
 import { predictCommand, predictionsJson, type PredictContext } from '../src/cli/commands/predict.js';
 import { suggestCommand, type SuggestContext } from '../src/cli/commands/suggest.js';
@@ -77,7 +77,7 @@ test('svm fit options: --no-unknown / --no-calibrate leave the fields out; a rat
 
 test('predict: every prediction has unknown (boolean), unknownScore and unknownThreshold; an unknown one has label null', async () => {
   const r = await predict(MODEL, [fresh]);
-  const ok = r.predictions.filter((p) => !('error' in p));
+  const ok = r.predictions.filter((p): p is ImagePrediction => !('error' in p));
   assert.equal(ok.length, 3);
   assert.equal(r.predictions.length, 4, 'the broken file is listed with its error');
   for (const p of ok) {
@@ -94,7 +94,7 @@ test('predict: every prediction has unknown (boolean), unknownScore and unknownT
   const moved = path.join(tmp, 'svm-moved.json');
   await fsp.writeFile(moved, JSON.stringify(json));
   const r2 = await predict(moved, [fresh]);
-  const ok2 = r2.predictions.filter((p) => !('error' in p));
+  const ok2 = r2.predictions.filter((p): p is ImagePrediction => !('error' in p));
   assert.deepEqual(ok2.map((p) => p.unknown).filter(Boolean).length, 1);
   const unknown = ok2.find((p) => p.unknown)!;
   assert.equal(unknown.label, null);
@@ -108,7 +108,7 @@ test('predict: every prediction has unknown (boolean), unknownScore and unknownT
   assert.ok(doc.some((d) => 'error' in d && Object.keys(d).join() === 'file,error'));
   // With the check off: no score, never unknown, always a label.
   const off = await predict(moved, [fresh], { unknown: false });
-  for (const p of off.predictions.filter((q) => !('error' in q))) {
+  for (const p of off.predictions.filter((q): q is ImagePrediction => !('error' in q))) {
     assert.equal(p.unknown, false);
     assert.equal(p.unknownScore, undefined);
     assert.equal(typeof p.label, 'string');
