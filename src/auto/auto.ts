@@ -24,6 +24,8 @@ import { SVM_DEFAULTS } from '../classify/options.js';
 import { gridSearch } from '../classify/search.js';
 import { SvmClassifier } from '../classify/svm.js';
 import { fitSvmTrust } from '../trust/fit.js';
+import { readFinetunedMeta } from '../finetune/format.js';
+import { scoreHistogram, type TrustRunReport } from '../formats/trust.js';
 import type { SvmOptions } from '../classify/options.js';
 import { findDataset } from '../data/dataset.js';
 import { Rng } from '../data/random.js';
@@ -473,6 +475,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   await fsp.mkdir(bundleDir, { recursive: true });
   let classifierPath: string;
   let gridReport;
+  let trustReport: TrustRunReport | undefined;
   say(`Refitting the ${chosen === 'svm' ? 'SVM' : 'fine-tuned model'} on all ${n} images`);
   if (chosen === 'svm') {
     await timed('refit svm', async () => {
@@ -487,6 +490,12 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       const trust = await fitSvmTrust(Xr, yr, svmOpts, { calibrate: smallest >= 5, seed: o.seed, onWarning: warn });
       clf.calibration = trust.calibration;
       clf.unknown = trust.unknown;
+      trustReport = {
+        ...(trust.calibration ? { calibration: [{ path: 'svm' as const, calibration: trust.calibration }] } : {}),
+        ...(trust.unknown && trust.oofUnknownScores
+          ? { unknown: { path: 'svm' as const, method: trust.unknown.method, threshold: trust.unknown.threshold, rate: trust.unknown.rate, ...scoreHistogram(trust.oofUnknownScores) } }
+          : {}),
+      };
       clf.classNames = dataset.classes;
       clf.backbone = meta.model;
       await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');
@@ -496,6 +505,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   } else {
     await timed('refit finetune', () => runFinetune(Int32Array.from({ length: n }, (_, i) => i), path.join(bundleDir, 'model'), 'refit'));
     classifierPath = 'model';
+    const refitMeta = await readFinetunedMeta(path.join(bundleDir, 'model')).catch(() => undefined);
+    if (refitMeta?.calibration) trustReport = { calibration: [{ path: chosen, calibration: refitMeta.calibration }] };
   }
   const reasons = [...evidenceReasons, ...prior.reasons.map((r) => `Prior: ${r}`)];
   const bundleMeta: AutoBundleMeta = {
@@ -549,6 +560,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     comparisons,
     learningCurves: { curves, crossovers },
     grid: gridReport,
+    ...(trustReport ? { trust: trustReport } : {}),
     timings: { stages, totalMs: performance.now() - started },
     runtime: {
       backend: backend.name,

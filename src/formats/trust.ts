@@ -111,3 +111,35 @@ export function validateUnknownDetectorJson(obj: unknown, source: string): Unkno
   } else return fail(`unknown method ${JSON.stringify(u.method)}`);
   return u as UnknownDetectorJson;
 }
+
+/**
+ * The trust part of an `ftk auto` run record (run.json `trust`), drawn by the report: the chosen
+ * path's calibration (reliability before/after) and its unknown detector's out-of-fold score
+ * distribution with the threshold.
+ */
+export interface TrustRunReport {
+  /** Per path that has one: its calibration (before/after reliability, method, temperature). */
+  calibration?: { path: 'svm' | 'finetune' | 'scratch'; calibration: CalibrationJson }[];
+  unknown?: {
+    path: 'svm' | 'finetune' | 'scratch';
+    method: 'knn' | 'mahalanobis';
+    threshold: number;
+    rate: number;
+    /** Histogram of the training images' out-of-fold unknown scores: bins [edges[i], edges[i+1]). */
+    edges: number[];
+    counts: number[];
+  };
+}
+
+/** Equal-width histogram of scores (20 bins over [min, max], the last bin closed). */
+export function scoreHistogram(scores: ArrayLike<number>, bins = 20): { edges: number[]; counts: number[] } {
+  const v = Array.from(scores).filter(Number.isFinite);
+  if (!v.length) return { edges: [], counts: [] };
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  const w = hi > lo ? (hi - lo) / bins : 1;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * w);
+  const counts = new Array<number>(bins).fill(0);
+  for (const x of v) counts[Math.min(bins - 1, Math.floor((x - lo) / w))]++;
+  return { edges, counts };
+}
