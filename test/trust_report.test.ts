@@ -41,7 +41,7 @@ test('a run record with trust renders the reliability diagram and the score hist
   for (const id of ['reliability-svm', 'unknown-scores']) assert.match(page, new RegExp(`<title id="${id}-title">[^<]+</title><desc id="${id}-desc">[^<]+</desc>`), id);
   assert.ok(page.includes('<section id="trust"') && page.includes('<section id="more-data"'));
   assert.ok(page.includes(`Temperature ${calibration.temperature.toFixed(3)}`) && page.includes('they were over-confident'));
-  assert.ok(page.includes('(unknown)'), 'bins above the threshold are marked');
+  assert.ok(page.includes('(threshold inside: partly unknown)'), 'the bin holding the threshold is marked');
   assert.ok(!/NaN|undefined|Infinity|\[object Object\]/.test(page));
   const text = renderMarkdown(inputs(run));
   assert.match(text, /## Calibration and unknown images/);

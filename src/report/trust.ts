@@ -96,7 +96,9 @@ export function trustSectionsHtml(run: RunReport): TrustSection[] {
   }
   const u = t?.unknown;
   if (u) {
-    const rows = u.counts.map((n, i) => ({ label: `${u.edges[i].toFixed(3)}-${u.edges[i + 1].toFixed(3)}${u.edges[i] >= u.threshold ? ' (unknown)' : ''}`, value: n, color: u.edges[i] >= u.threshold ? '#c0504d' : '#4a7fb5' }));
+    // A bin is red when some of it lies above the threshold (the threshold may fall inside it).
+    const above = (i: number) => u.edges[i + 1] > u.threshold;
+    const rows = u.counts.map((n, i) => ({ label: `${u.edges[i].toFixed(3)}-${u.edges[i + 1].toFixed(3)}${above(i) ? (u.edges[i] >= u.threshold ? ' (unknown)' : ' (threshold inside: partly unknown)') : ''}`, value: n, color: above(i) ? '#c0504d' : '#4a7fb5' }));
     b += `<h3>Unknown images: ${h(PATH_SHORT[u.path])}</h3><p>${h(`Score: ${u.method === 'knn' ? 'distance to the nearest training image' : 'Mahalanobis distance to the nearest class mean'} (L2-normalised features). Threshold ${u.threshold.toFixed(4)}: ${(100 * u.rate).toFixed(1)}% of the training images score above it out-of-fold, so about that share of new images like them will be called unknown; images of none of the classes score higher. \`ftk predict\` marks images above it "label": null, "unknown": true (--no-unknown turns that off).`)}</p>`;
     b += `<figure class="plot">${barPlot({ id: 'unknown-scores', title: 'Out-of-fold unknown scores of the training images (red: above the threshold)', description: `Histogram, threshold ${u.threshold.toFixed(4)}.`, rows, xLabel: 'images', format: (v) => num(Math.round(v)) })}</figure>`;
   }
