@@ -8,7 +8,8 @@
  * accuracy, add 50 labels chosen by the strategy. Strategies:
  *   random   50 pool images at random (seeded);
  *   suggest  `suggestLabels` with its defaults (uncertainty + novelty, labelled images as reference);
- *   margin   `suggestLabels` with diversity 0 (uncertainty only), to see what novelty adds.
+ *   margin   `suggestLabels` with diversity 0 (uncertainty only), to see what novelty adds;
+ *   mixed    `suggestLabels` with diversity 0.5 (equal weights).
  * Reported: labels the strategy needs to reach random's final mean accuracy (linear interpolation
  * on the mean curve) and the saving against random's final label count.
  *
@@ -30,7 +31,7 @@ const STEP = 50;
 const START = 10;
 const FASHION_POOL = 6000; // the first 6,000 rows of a seeded shuffle of the 30,000 (keeps each round to seconds)
 
-type Strategy = 'random' | 'suggest' | 'margin';
+type Strategy = 'random' | 'suggest' | 'margin' | 'mixed';
 
 async function curve(data: Labelled, strategy: Strategy, seed: number): Promise<{ labels: number[]; accuracy: number[] }> {
   const split = stratifiedTrainTestSplit(data.y, 0.25, { seed });
@@ -63,7 +64,7 @@ async function curve(data: Labelled, strategy: Strategy, seed: number): Promise<
     else {
       const Xc = subset(data.X, candidates);
       const probs = clf.predictProba(Xc);
-      const s = suggestLabels(probs, Xc, { n: STEP, seed, labelled: subset(data.X, labelled), ...(strategy === 'margin' ? { diversity: 0 } : {}) });
+      const s = suggestLabels(probs, Xc, { n: STEP, seed, labelled: subset(data.X, labelled), ...(strategy === 'margin' ? { diversity: 0 } : strategy === 'mixed' ? { diversity: 0.5 } : {}) });
       picks = s.order.map((j) => candidates[j]);
     }
     clf.dispose();
