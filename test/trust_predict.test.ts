@@ -149,7 +149,9 @@ test('suggest: ranks the fresh images, writes CSV and contact sheet, seeded and 
 test('ftk suggest parses its flags into the typed context', async () => {
   const seen: SuggestContext[] = [];
   await suggestCommand(async (ctx) => (seen.push(ctx), 0)).parseAsync(['node', 'suggest', 'run', 'photos/', '--n', '25', '--seed', '3', '--diversity', '0.5', '--include-unknown', '--out', 'o', '--json']);
-  assert.deepEqual(seen[0], { model: 'run', inputs: ['photos/'], json: true, options: { n: 25, seed: 3, out: 'o', diversity: 0.5, includeUnknown: true } });
+  assert.deepEqual(seen[0], { model: 'run', inputs: ['photos/'], json: true, options: { out: 'o', n: 25, seed: 3, diversity: 0.5, includeUnknown: true } });
+  await suggestCommand(async (ctx) => (seen.push(ctx), 0)).parseAsync(['node', 'suggest', 'run', 'photos/']);
+  assert.deepEqual(seen[1].options, { out: 'suggestions' }, 'defaults stay in the library (SUGGEST_DEFAULTS)');
 });
 
 test('suggest refuses a model without probabilities, naming the fix', async () => {

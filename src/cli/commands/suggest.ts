@@ -13,7 +13,9 @@ export interface SuggestContext {
 }
 
 export function suggestContext(model: string, inputs: string[], raw: Record<string, any>): SuggestContext {
-  const options: SuggestImagesOptions = { n: raw.n, seed: raw.seed, out: raw.out ?? 'suggestions' };
+  const options: SuggestImagesOptions = { out: raw.out ?? 'suggestions' };
+  if (raw.n !== undefined) options.n = raw.n;
+  if (raw.seed !== undefined) options.seed = raw.seed;
   if (raw.diversity !== undefined) options.diversity = raw.diversity;
   if (raw.includeUnknown) options.includeUnknown = true;
   if (raw.batchSize !== undefined) options.batchSize = raw.batchSize;
