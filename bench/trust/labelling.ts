@@ -7,7 +7,7 @@
  * (RBF, C=4, gamma='scale', libsvm probabilities: the same for every strategy), record test
  * accuracy, add 50 labels chosen by the strategy. Strategies:
  *   random   50 pool images at random (seeded);
- *   suggest  `suggestLabels` with its defaults (uncertainty + novelty, labelled images as reference);
+ *   suggest  `suggestLabels` with diversity 'auto' (novelty weight unlabelled / (unlabelled + labelled)), labelled images as reference;
  *   margin   `suggestLabels` with diversity 0 (uncertainty only), to see what novelty adds;
  *   mixed    `suggestLabels` with diversity 0.5 (equal weights).
  * Reported: labels the strategy needs to reach random's final mean accuracy (linear interpolation
@@ -64,7 +64,7 @@ async function curve(data: Labelled, strategy: Strategy, seed: number): Promise<
     else {
       const Xc = subset(data.X, candidates);
       const probs = clf.predictProba(Xc);
-      const s = suggestLabels(probs, Xc, { n: STEP, seed, labelled: subset(data.X, labelled), ...(strategy === 'margin' ? { diversity: 0 } : strategy === 'mixed' ? { diversity: 0.5 } : {}) });
+      const s = suggestLabels(probs, Xc, { n: STEP, seed, labelled: subset(data.X, labelled), diversity: strategy === 'margin' ? 0 : strategy === 'mixed' ? 0.5 : 'auto' });
       picks = s.order.map((j) => candidates[j]);
     }
     clf.dispose();

@@ -24,7 +24,15 @@ const dates = (recs: Rec[]) => [...new Set(recs.map((r) => r.date.slice(0, 10)))
 
 const cal = last(read('calibration'), (r) => r.set);
 const ood = last(read('ood'), (r) => `${r.known}|${r.unknown}|${r.method}`);
-const lab = last(read('labelling').filter((r) => r.summary), (r) => r.set);
+// One row per set: each strategy's latest summary (runs may cover some strategies only; random is
+// deterministic per seed, so every run's random curve is the same).
+const STRATS = ['suggest', 'mixed', 'margin'] as const;
+const lab = last(read('labelling').filter((r) => r.summary), (r) => r.set).map((row) => {
+  const merged: Rec = { ...row };
+  for (const r of read('labelling').filter((x) => x.summary && x.set === row.set)) for (const k of ['random', ...STRATS]) if (r[k]) merged[k] = r[k];
+  return merged;
+});
+const cellOf = (r: Rec, k: string) => (r[k] ? `${r[k].labelsToReachRandomFinal ?? 'not reached'}${r[k].saving === null ? '' : ` (${pct(r[k].saving)} fewer)`}` : 'not run');
 
 let md = `## Calibration, unknown detection, labelling order (issue 18)
 
@@ -52,9 +60,15 @@ ${ood.map((r) => `| ${r.knownNote} | ${r.unknownNote} | ${r.method} | ${f4(r.aur
 
 25% of each set held out for testing; start with 10 labelled images per class, add 50 per round (RBF SVM C=4, gamma=scale, the same for every strategy). "labels to reach" = total labels (the starting ones included) at which the mean curve reaches random's final mean accuracy (linear interpolation).
 
-| data | random: final accuracy at labels | suggest: labels to reach it (saving) | margin only: labels (saving) | mean accuracy per round: random / suggest / margin |
+Strategies: "w auto" = novelty weight unlabelled / (unlabelled + labelled) (Cardoso et al. 2017; ftk's first default); "w 0.5" = equal weights (ftk's default since this measurement); "w 0" = uncertainty (margin) only.
+
+| data | random: final accuracy at labels | labels to reach it: w auto | w 0.5 | w 0 |
 |---|---|---|---|---|
-${lab.map((r) => `| ${r.set} | ${pct(r.randomFinalAccuracy)} at ${r.randomFinalLabels} | ${r.suggest.labelsToReachRandomFinal ?? 'not reached'} (${r.suggest.saving === null ? 'n/a' : pct(r.suggest.saving)}) | ${r.margin.labelsToReachRandomFinal ?? 'not reached'} (${r.margin.saving === null ? 'n/a' : pct(r.margin.saving)}) | ${['random', 'suggest', 'margin'].map((s) => r[s].meanAccuracy.map((a: number) => (100 * a).toFixed(1)).join(' ')).join(' / ')} |`).join('\n')}
+${lab.map((r) => `| ${r.set} | ${pct(r.randomFinalAccuracy)} at ${r.randomFinalLabels} | ${cellOf(r, 'suggest')} | ${cellOf(r, 'mixed')} | ${cellOf(r, 'margin')} |`).join('\n')}
+
+Mean test accuracy (%) after each round (labels ${lab.map((r) => `${r.set}: ${r.labels.join(', ')}`).join('; ')}):
+
+${lab.flatMap((r) => ['random', ...STRATS].filter((k) => r[k]).map((k) => `- ${r.set}, ${k === 'suggest' ? 'w auto' : k === 'mixed' ? 'w 0.5' : k === 'margin' ? 'w 0' : 'random'}: ${r[k].meanAccuracy.map((a: number) => (100 * a).toFixed(1)).join(' ')}`)).join('\n')}
 `;
 writeResultsSection('trust', md);
 console.log(md);

@@ -52,7 +52,7 @@ export function suggestCommand(action: (ctx: SuggestContext) => Promise<number> 
     .argument('<inputs...>', 'unlabelled image files or folders (searched recursively)')
     .option('--n <n>', `how many images to suggest (default ${SUGGEST_DEFAULTS.n})`, parseIntFlag('--n', 1))
     .option('--seed <n>', `seed of the tie-breaking order (default ${SUGGEST_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
-    .option('--diversity <w>', `weight of novelty against uncertainty, 0..1 (default ${SUGGEST_DEFAULTS.diversity}: unlabelled / (unlabelled + labelled))`, parseFloatFlag('--diversity', 0, 1))
+    .option('--diversity <w>', `weight of novelty against uncertainty, 0..1 (default ${SUGGEST_DEFAULTS.diversity}; 0 = uncertainty only)`, parseFloatFlag('--diversity', 0, 1))
     .option('--include-unknown', 'rank images the unknown detector rejects too (default: left out and listed)')
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size', 1))
     .option('--out <dir>', 'folder for suggestions.csv and suggestions.html (default ./suggestions)')
