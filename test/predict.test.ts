@@ -107,14 +107,14 @@ test('what is not a served classifier is a clear error', async () => {
   await assert.rejects(predict(unfinished, [photos]), /unfinished training leaves only checkpoint.ftkc/);
 });
 
-test('ftk predict --json prints [{ file, label, probabilities }] on stdout; text mode prints top-k per line', () => {
+test('ftk predict --json prints [{ file, label, unknown, probabilities }] on stdout (no unknown score: fine-tuned models carry no detector); text mode prints top-k per line', () => {
   const env = { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' };
   const run = (...args: string[]) => spawnSync(process.execPath, [path.resolve('bin/ftk.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
   const r = run('predict', MODEL, path.join(photos, 'b.png'), path.join(photos, 'deeper'), '--json', '--backend', 'wasm');
   assert.equal(r.status, 0, r.stderr);
   const json = JSON.parse(r.stdout) as { file: string; label: string; probabilities: Record<string, number> }[];
   assert.deepEqual(json.map((j) => path.basename(j.file)), ['b.png', 'a.png', 'c.png']);
-  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'probabilities']);
+  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'unknown', 'probabilities']);
   assert.deepEqual(Object.keys(json[0].probabilities), ['blue', 'red']);
   assert.equal(json[0].label, 'red');
   const text = run('predict', MODEL, path.join(photos, 'b.png'), '--top-k', '2', '--backend', 'wasm');
