@@ -30,6 +30,7 @@ export { FeatureCache } from './extract/cache.js';
 export type { FeaturesMeta, BackboneInfo, ExternalModelInfo, SkippedFile } from './formats/features.js';
 export { encodeNpy, decodeNpy } from './formats/npy.js';
 export * from './classify/index.js';
+export * from './trust/index.js';
 export { finetune, type FinetuneResult, type FinetuneStats } from './finetune/finetune.js';
 export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, resolveFinetuneOptions, resolveWorkers, type FinetuneOptions, type FinetuneProgress, type EpochRecord } from './finetune/options.js';
 export { parseFreezeSpec, resolveFreeze, blockEnds, type FreezeSpec, type FreezePlan } from './finetune/freeze.js';
@@ -39,6 +40,7 @@ export { parseAugmentSpec, resolveAugment, sampleTransform, applyTransform, augm
 export { registerWasmTrainingKernels } from './runtime/wasm_gradients.js';
 export { predict, collectImageFiles, type PredictOptions, type PredictResult, type ImagePrediction, type FailedPrediction } from './predict/predict.js';
 export { loadClassifier, CLASSIFIER_FORMATS } from './predict/formats.js';
+export { suggest, resolveSvmModelFile, type SuggestImagesOptions, type SuggestImagesResult, type SuggestedFile } from './predict/suggest.js';
 export type { SavedClassifier, ClassifierFormat, ImageScores, PredictImagesOptions } from './predict/classifier.js';
 export * from './report/index.js';
 export { exportOnnx, OnnxExportError } from './runtime/onnx_export.js';

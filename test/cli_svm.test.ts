@@ -85,7 +85,7 @@ test('svm cv --json, fit --grid --out, predict: real runs of bin/ftk.js', async 
   assert.equal(p.predictions.length, 60);
   assert.deepEqual(Object.keys(p.predictions[7]), ['row', 'file', 'label', 'labelIndex']);
   assert.equal(p.predictions[7].row, 7);
-  assert.equal(p.predictions[7].label, p.classes[p.predictions[7].labelIndex]);
+  assert.equal(p.predictions[7].label, p.classes[p.predictions[7].labelIndex!]);
   assert.ok(p.accuracy! > 0.9);
   const bad = run('cv', path.join(tmp, 'missing'));
   assert.equal(bad.status, 1);

@@ -134,7 +134,7 @@ test('tfjs: layers model fine-tunes (head on its last layer, first 80% frozen) a
   assert.deepEqual([...new Set(r.meta.history.map((e) => e.phase))], ['head', 'finetune']);
   assert.ok(notices.some((m) => /^Fine-tuning tfjs:.*frozen the first/.test(m)), notices.join('\n'));
   const predicted = await predict(out, [path.join(DATA, 'red', '1.png')]);
-  assert.ok('label' in predicted.predictions[0] && ['red', 'blue'].includes(predicted.predictions[0].label));
+  assert.ok('label' in predicted.predictions[0] && ['red', 'blue'].includes(predicted.predictions[0].label ?? ''));
   await assert.rejects(finetune(DATA, { out: path.join(tmp, 'x'), model: `onnx:${ONNX}`, preprocess: 'tf' }), (err: any) => /ONNX model cannot be fine-tuned/.test(err.message) && /svm/.test(err.suggestion));
   await assert.rejects(finetune(DATA, { out: path.join(tmp, 'y'), model: `tfjs:${GRAPH}`, preprocess: 'tf' }), { code: 'BACKBONE_NOT_LAYERS' });
   await assert.rejects(finetune(DATA, { out: path.join(tmp, 'z'), model: 'mobilenet', preprocess: 'tf' }), { code: 'FINETUNE_BAD_OPTION' });
@@ -171,7 +171,7 @@ test('SVM on onnx: features predicts images through the recorded backbone and pr
   // The bundle serves its SVM with the recorded backbone: the same probabilities as the inner model file.
   const fromBundle = await predict(r.bundle, images);
   const inner = await predict(path.join(r.bundle, 'svm.json'), images);
-  assert.ok(fromBundle.predictions.every((p) => 'label' in p && ['red', 'blue'].includes(p.label)));
+  assert.ok(fromBundle.predictions.every((p) => 'label' in p && ['red', 'blue'].includes(p.label ?? '')));
   assert.deepEqual(fromBundle.predictions, inner.predictions);
   const html = readFileSync(r.report.html, 'utf8');
   assert.match(html, /preprocessing tf/);

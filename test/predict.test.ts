@@ -111,7 +111,7 @@ test('what is not a served classifier is a clear error', { skip: noWeights }, as
   await assert.rejects(predict(unfinished, [photos]), /unfinished training leaves only checkpoint.ftkc/);
 });
 
-test('ftk predict --json prints the one prediction schema { classes, predictions, failed }; text mode prints top-k per line', { skip: noWeights }, () => {
+test('ftk predict --json prints the one prediction schema { classes, predictions, failed } (no unknown score: fine-tuned models carry no detector); text mode prints top-k per line', { skip: noWeights }, () => {
   const env = { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' };
   const run = (...args: string[]) => spawnSync(process.execPath, [path.resolve('bin/ftk.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
   const r = run('predict', MODEL, path.join(photos, 'b.png'), path.join(photos, 'deeper'), '--json', '--backend', 'wasm');
@@ -122,7 +122,8 @@ test('ftk predict --json prints the one prediction schema { classes, predictions
   assert.deepEqual(doc.failed, []);
   const json = doc.predictions;
   assert.deepEqual(json.map((j) => path.basename(j.file!)), ['b.png', 'a.png', 'c.png']);
-  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'labelIndex', 'probabilities']);
+  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'labelIndex', 'unknown', 'probabilities']);
+  assert.equal(json[0].unknown, false);
   assert.deepEqual(Object.keys(json[0].probabilities!), ['blue', 'red']);
   assert.equal(json[0].label, 'red');
   assert.equal(json[0].labelIndex, 1);

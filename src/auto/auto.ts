@@ -19,6 +19,11 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { svmCrossValidate } from '../classify/commands.js';
+import { SvmClassifier } from '../classify/svm.js';
+import { fitSvmTrust } from '../trust/fit.js';
+import { readFinetunedMeta } from '../finetune/format.js';
+import { scoreHistogram, type TrustRunReport } from '../formats/trust.js';
+import type { SvmOptions } from '../classify/options.js';
 import { findDataset } from '../data/dataset.js';
 import { Rng } from '../data/random.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
@@ -459,12 +464,28 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   await fsp.mkdir(bundleDir, { recursive: true });
   let classifierPath: string;
   let gridReport;
+  let trustReport: TrustRunReport | undefined;
   say(`Refitting the ${chosen === 'svm' ? 'SVM' : 'fine-tuned model'} on all ${n} images`);
   if (chosen === 'svm') {
     await timed('refit svm', async () => {
       sayLinear(n);
-      const { model: clf, grid, solver } = await fitFeatureClassifier({ data: X, rows: n, cols: d }, labels, { folds: k, seed: o.seed, probability: smallest >= 5 });
+      const Xall = { data: X, rows: n, cols: d };
+      const { model: clf, grid, solver } = await fitFeatureClassifier(Xall, labels, { folds: k, seed: o.seed, probability: smallest >= 5 });
       gridReport = gridFromSearch(grid, `refit on all ${n} images, ${k}-fold${solver === 'logistic' ? ', logistic regression' : ''}`);
+      if (clf instanceof SvmClassifier) {
+        // Calibration and unknown detector (src/trust), carried by the bundle's svm.json. (The
+        // logistic model above the exact SVM's row limit carries neither yet.)
+        const svmOpts: SvmOptions = { kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale' };
+        const trust = await fitSvmTrust(Xall, labels, svmOpts, { calibrate: smallest >= 5, seed: o.seed, onWarning: warn });
+        clf.calibration = trust.calibration;
+        clf.unknown = trust.unknown;
+        trustReport = {
+          ...(trust.calibration ? { calibration: [{ path: 'svm' as const, calibration: trust.calibration }] } : {}),
+          ...(trust.unknown && trust.oofUnknownScores
+            ? { unknown: { path: 'svm' as const, method: trust.unknown.method, threshold: trust.unknown.threshold, rate: trust.unknown.rate, ...scoreHistogram(trust.oofUnknownScores) } }
+            : {}),
+        };
+      }
       clf.classNames = dataset.classes;
       clf.backbone = meta.model;
       await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');
@@ -474,6 +495,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   } else {
     await timed('refit finetune', () => runFinetune(Int32Array.from({ length: n }, (_, i) => i), path.join(bundleDir, 'model'), 'refit'));
     classifierPath = 'model';
+    const refitMeta = await readFinetunedMeta(path.join(bundleDir, 'model')).catch(() => undefined);
+    if (refitMeta?.calibration) trustReport = { calibration: [{ path: chosen, calibration: refitMeta.calibration }] };
   }
   const reasons = [...evidenceReasons, ...prior.reasons.map((r) => `Prior: ${r}`)];
   const bundleMeta: AutoBundleMeta = {
@@ -527,6 +550,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     comparisons,
     learningCurves: { curves, crossovers },
     grid: gridReport,
+    ...(trustReport ? { trust: trustReport } : {}),
     timings: { stages, totalMs: performance.now() - started },
     runtime: {
       backend: backend.name,

@@ -32,6 +32,7 @@ import {
 } from './options.js';
 import { crossValidate, gridSearch, type CrossValidationResult, type GridPoint, type GridSearchResult, type SearchProgress } from './search.js';
 import { SvmClassifier } from './svm.js';
+import { fitSvmTrust } from '../trust/fit.js';
 
 /** Callbacks shared by the commands (none of them is required). */
 export interface CommandCallbacks {
@@ -69,6 +70,15 @@ export interface SvmFitOptions extends SvmOptions, GridOptions, CommandCallbacks
    * killed search. Default `<out>.grid.jsonl` when `out` is given, else none.
    */
   log?: string;
+  /**
+   * With `probability`: fit a temperature on the training images' out-of-fold probabilities and
+   * save it in the model (`calibration`; src/trust/calibrate.ts). Default true (TRUST_DEFAULTS).
+   */
+  calibrate?: boolean;
+  /** Fit an unknown detector on the training features and save it in the model (`unknown`; src/trust/ood.ts). Default true. */
+  unknown?: boolean;
+  /** Share of images like the training ones the unknown threshold may reject. Default 0.05 (UNKNOWN_DEFAULTS). */
+  unknownRate?: number;
 }
 
 export interface SvmFitResult {
@@ -99,7 +109,7 @@ export interface SvmCvResult extends Omit<CrossValidationResult, 'params'> {
 }
 
 /** A prediction of one feature row, in ftk's one prediction schema (src/formats/prediction.ts). */
-export type SvmPrediction = Prediction & { row: number };
+export type SvmPrediction = Prediction & { row: number; label: string; labelIndex: number };
 
 export interface SvmPredictResult {
   /** The model's classes (names; class numbers as strings for models fitted without names). */
@@ -204,7 +214,25 @@ export function saveSvmModel(file: string, json: SvmModelJson | LinearModelJson)
  * on all samples with the best point. The model carries the class names and the backbone info.
  */
 export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}): Promise<SvmFitResult> {
-  checkOptions('svm fit', options, { ...SVM_CONSTRAINTS, ...GRID_CONSTRAINTS, ...SOLVER_CONSTRAINTS, grid: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' }, out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 } }, CALLBACKS);
+  const bool = { allowed: 'true or false', ok: (v: unknown) => typeof v === 'boolean' };
+  checkOptions(
+    'svm fit',
+    options,
+    {
+      ...SVM_CONSTRAINTS,
+      ...GRID_CONSTRAINTS,
+      ...SOLVER_CONSTRAINTS,
+      grid: bool,
+      out: { allowed: 'a file path', ok: (v) => typeof v === 'string' && v.length > 0 },
+      calibrate: bool,
+      unknown: bool,
+      unknownRate: { allowed: 'a number strictly between 0 and 1 (0.05 = 5%)', ok: (v) => typeof v === 'number' && v > 0 && v < 1 },
+    },
+    CALLBACKS,
+  );
+  if (options.unknown === false && options.unknownRate !== undefined) {
+    throw new OptionsError('unknownRate has no effect with unknown: false.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --unknown-rate, or drop --no-unknown.' });
+  }
   const grid = options.grid ?? false;
   if (!grid) {
     // workers also drive the linear solvers' fit (checked once the solver is known).
@@ -240,6 +268,25 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   }
   options.onStage?.(`Fitting on all ${f.n} samples`);
   const model = await new SvmClassifier(fitOpts).fit(X, f.labels, { onWarning: options.onWarning });
+  const wantCalibration = Boolean(model.params_!.probability) && options.calibrate !== false;
+  if (wantCalibration || options.unknown !== false) {
+    options.onStage?.(
+      [wantCalibration ? 'calibrating the probabilities on out-of-fold predictions' : '', options.unknown !== false ? 'fitting the unknown detector' : ''].filter(Boolean).join(' and ').replace(/^./, (c) => c.toUpperCase()),
+    );
+    const trust = await fitSvmTrust(X, f.labels, fitOpts, {
+      calibrate: wantCalibration,
+      unknown: options.unknown !== false,
+      seed: model.params_!.seed,
+      onWarning: options.onWarning,
+      unknownOptions: { rate: options.unknownRate },
+    });
+    model.calibration = trust.calibration;
+    model.unknown = trust.unknown;
+    const c = trust.calibration;
+    if (c) options.onStage?.(`Calibration: ${c.method === 'none' ? 'none needed' : `temperature ${c.temperature.toFixed(3)}`}, out-of-fold ECE ${c.before.ece.toFixed(4)} -> ${c.after.ece.toFixed(4)} (${c.before.samples} images, 15 bins)`);
+    const u = trust.unknown;
+    if (u) options.onStage?.(`Unknown detector: ${u.method}${u.k ? ` (k=${u.k})` : ''}, threshold ${u.threshold.toFixed(4)} rejects ${(100 * u.rate).toFixed(1)}% of images like the training ones (${u.thresholdFrom} scores)`);
+  }
   model.classNames = model.classes_!.map((c) => classNames[c] ?? String(c));
   model.backbone = backboneOf(f);
   if (gridResult) {

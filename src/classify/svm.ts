@@ -45,6 +45,8 @@ import {
   type SvmModelJson,
 } from '../formats/svm_model.js';
 import type { BackboneInfo } from '../formats/features.js';
+import { validateCalibrationJson, validateUnknownDetectorJson, type CalibrationJson, type UnknownDetectorJson } from '../formats/trust.js';
+import { applyCalibration } from '../trust/calibrate.js';
 import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
 import { Libsvm, assertFitsHeap } from './libsvm.js';
 import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
@@ -104,6 +106,10 @@ export class SvmClassifier {
   backbone?: BackboneInfo;
   /** Summary of the grid search that chose C and gamma (when one did): saved with the model. */
   gridSearch?: SvmModelJson['gridSearch'];
+  /** Calibration applied by `predictProba` on top of libsvm's probabilities (src/trust/calibrate.ts): saved with the model. */
+  calibration?: CalibrationJson;
+  /** Unknown detector over the training features (src/trust/ood.ts): saved with the model, used by `ftk predict`. */
+  unknown?: UnknownDetectorJson;
 
   private engine: GramEngine | null = null;
   private svNorms: Float64Array | null = null;
@@ -217,8 +223,11 @@ export class SvmClassifier {
     return out;
   }
 
-  /** Class probabilities per sample (columns in `classes_` order); needs `probability: true`. */
-  predictProba(X: MatrixLike): Float64Array[] {
+  /**
+   * Class probabilities per sample (columns in `classes_` order); needs `probability: true`.
+   * Calibrated by `calibration` when the model has one, unless `raw: true`.
+   */
+  predictProba(X: MatrixLike, options: { raw?: boolean } = {}): Float64Array[] {
     this.fitted();
     if (!this.probA_ || !this.probB_) {
       throw new NotFittedError('predictProba needs a model fitted with probability: true.', {
@@ -235,7 +244,7 @@ export class SvmClassifier {
       probabilities(k, dec, A, B, row);
       out.push(row);
     });
-    return out;
+    return options.raw || !this.calibration ? out : applyCalibration(this.calibration, out);
   }
 
   /** Accuracy on (X, y). */
@@ -279,6 +288,8 @@ export class SvmClassifier {
       training: { nSamples: this.nSamplesFit_ ?? 0, createdAt: new Date().toISOString(), trainer: TRAINER },
       ...(this.backbone ? { backbone: this.backbone } : {}),
       ...(this.gridSearch ? { gridSearch: this.gridSearch } : {}),
+      ...(this.calibration ? { calibration: this.calibration } : {}),
+      ...(this.unknown ? { unknown: this.unknown } : {}),
     };
   }
 
@@ -311,6 +322,8 @@ export class SvmClassifier {
     clf.nSamplesFit_ = m.training?.nSamples;
     clf.backbone = m.backbone;
     clf.gridSearch = m.gridSearch;
+    if (m.calibration !== undefined) clf.calibration = validateCalibrationJson(m.calibration, source);
+    if (m.unknown !== undefined) clf.unknown = validateUnknownDetectorJson(m.unknown, source);
     return clf;
   }
 

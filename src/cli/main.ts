@@ -8,6 +8,7 @@ import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
 import { finetuneCommand, predictCommand } from './commands/finetune.js';
 import { svmCommand } from './commands/svm.js';
+import { suggestCommand } from './commands/suggest.js';
 import { reportError } from './io.js';
 import { packageInfo } from '../runtime/package_info.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(reportCommand());
   program.addCommand(benchCommand());
   program.addCommand(exportCommand()).addCommand(serveCommand());
+  program.addCommand(suggestCommand());
   return program;
 }
 

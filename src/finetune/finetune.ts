@@ -53,7 +53,9 @@ import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
 import { ReplicaPool } from './parallel.js';
-import { adamAccBeta, initialLoopState, restoreWeightsFromArrays, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
+import { calibrate, CALIBRATE_DEFAULTS } from '../trust/calibrate.js';
+import type { CalibrationJson } from '../formats/trust.js';
+import { adamAccBeta, initialLoopState, predictProbabilities, restoreWeightsFromArrays, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
   /** Wall time of the whole call. */
@@ -557,6 +559,13 @@ async function finetuneWith(
     for (const layer of fm.model.layers) layer.trainable = true;
     const last = state.history[state.history.length - 1];
     const finalStage = stages[stages.length - 1];
+    // Temperature scaling on the hold-out's probabilities (src/trust/calibrate.ts); none without a hold-out.
+    let calibration: CalibrationJson | undefined;
+    if (finalStage.val.length >= CALIBRATE_DEFAULTS.minSamples) {
+      const probs = await predictProbabilities(fm, sourcesFor(finalStage).val, finalStage.val, 64);
+      calibration = calibrate(probs, Array.from(finalStage.val, (i) => labels[i]), { fittedOn: 'validation' });
+      notice(`Calibration on the ${finalStage.val.length} validation images: ${calibration.method === 'none' ? 'none needed' : `temperature ${calibration.temperature.toFixed(3)}`}, ECE ${calibration.before.ece.toFixed(4)} -> ${calibration.after.ece.toFixed(4)} (15 bins).`);
+    }
     const cv = r.folds
       ? (() => {
           const accuracies = state.folds.map((f) => f.accuracy);
@@ -600,6 +609,7 @@ async function finetuneWith(
       ftkVersion: packageInfo().version,
       createdAt: new Date().toISOString(),
       files: { model: MODEL_JSON, weights: WEIGHTS_BIN },
+      ...(calibration ? { calibration } : {}),
     };
     const files = await saveFinetunedModel(r.out, fm.model, meta);
     await fsp.rm(checkpointPath(r.out), { force: true });

@@ -17,6 +17,7 @@ import type { PreprocessMode } from '../models/types.js';
 import { resolveInside } from '../runtime/safe_path.js';
 import type { DeviceRecord } from '../formats/device.js';
 import type { EpochRecord } from './options.js';
+import { validateCalibrationJson, type CalibrationJson } from '../formats/trust.js';
 
 export const FINETUNED_FORMAT = 'ftk-finetuned';
 export const FINETUNED_FORMAT_VERSION = 1;
@@ -63,6 +64,11 @@ export interface FinetunedModelMeta {
   ftkVersion: string;
   createdAt: string;
   files: { model: string; weights: string };
+  /**
+   * Temperature scaling of the softmax, fitted on the validation split (src/trust/calibrate.ts);
+   * absent without a hold-out (cross-validation refits, `val: 0`). `ftk predict` applies it.
+   */
+  calibration?: CalibrationJson;
 }
 
 async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -129,6 +135,7 @@ export async function readFinetunedMeta(dir: string): Promise<FinetunedModelMeta
   if (meta.format !== FINETUNED_FORMAT || meta.kind !== 'finetuned') throw badFolder(dir, `${META_JSON} is not an ${FINETUNED_FORMAT} file (format=${String(meta.format)})`);
   if (meta.formatVersion > FINETUNED_FORMAT_VERSION) throw badFolder(dir, `format version ${meta.formatVersion} is newer than this ftk reads (${FINETUNED_FORMAT_VERSION})`, 'Upgrade ftk.');
   if (!Array.isArray(meta.classes) || meta.classes.length < 2) throw badFolder(dir, `${META_JSON} lists no classes`);
+  if (meta.calibration !== undefined) validateCalibrationJson(meta.calibration, path.join(dir, META_JSON));
   return meta;
 }
 

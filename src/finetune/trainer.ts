@@ -197,6 +197,22 @@ export async function evaluate(ctx: TrainerContext, source: FeedSource, indices:
   return { loss: lossSum / idx.length, accuracy: correct / idx.length };
 }
 
+/** Class probabilities of the current model on `indices` (inference), one row per image, for calibration. */
+export async function predictProbabilities(fm: FinetuneModel, source: FeedSource, indices: Int32Array, batch: number): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  const idx = Array.from(indices);
+  for (let s = 0; s < idx.length; s += batch) {
+    const part = idx.slice(s, s + batch);
+    const feeds = await source.feeds(part);
+    const p = tf.tidy(() => fm.graph.run(feeds, [fm.probabilities], INFERENCE)[0]);
+    const values = (await p.data()) as Float32Array;
+    const k = values.length / part.length;
+    for (let j = 0; j < part.length; j++) out.push(values.slice(j * k, (j + 1) * k));
+    tf.dispose([p, ...feeds.values()]);
+  }
+  return out;
+}
+
 function setTrainable(ctx: TrainerContext, trainable: ReadonlySet<tf.layers.Layer>): void {
   for (const layer of ctx.fm.model.layers) layer.trainable = trainable.has(layer);
 }

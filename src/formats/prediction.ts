@@ -12,6 +12,8 @@
  *     "accuracy": 0.95
  *   }
  *
+ * With a model that carries an unknown detector (src/trust), `ftk predict` adds `unknown`,
+ * `unknownScore` and `unknownThreshold`; an unknown input has `label: null` and `labelIndex: null`.
  * `row` (a features file's row) replaces or accompanies `file` when predicting from features;
  * `probabilities` is absent for models without a probability model (`ftk svm fit` without
  * `--probability`); `accuracy` appears only when the inputs carry labels of the model's classes.
@@ -22,10 +24,15 @@ export interface Prediction {
   file?: string;
   /** Row of the features file (predictions from features only). */
   row?: number;
-  /** The predicted class's name. */
-  label: string;
-  /** Index of `label` in the model's `classes`. */
-  labelIndex: number;
+  /** The predicted class's name; null when the input is unknown (unlike every class the model was trained on). */
+  label: string | null;
+  /** Index of `label` in the model's `classes`; null when unknown. */
+  labelIndex: number | null;
+  /** True when the input's unknown score is above the model's threshold (models that carry an unknown detector; `ftk predict`). */
+  unknown?: boolean;
+  /** The unknown score (larger = less like the training images) and the model's threshold for it, with a detector. */
+  unknownScore?: number;
+  unknownThreshold?: number;
   /** Probability of every class, by name (models with a probability model). */
   probabilities?: Record<string, number>;
 }

@@ -16,6 +16,7 @@
 import type { DeviceRecord } from './device.js';
 import { FtkError } from '../errors.js';
 import type { BackboneInfo, SkippedFile } from './features.js';
+import type { TrustRunReport } from './trust.js';
 
 export const RUN_REPORT_FORMAT = 'ftk-run';
 export const RUN_REPORT_FORMAT_VERSION = 1;
@@ -54,6 +55,8 @@ export interface RunReport {
   bundle?: { path: string; sizeBytes?: number };
   /** Anything the run warned about (usable but weaker results), in order. */
   warnings?: string[];
+  /** Calibration and unknown detection of the refitted winner (src/trust). */
+  trust?: TrustRunReport;
 }
 
 export interface SizeStats {
@@ -405,5 +408,11 @@ export function validateRunReport(obj: unknown, source = 'run.json'): RunReport 
   if (r.runtime?.device !== undefined) check(typeof r.runtime.device === 'object' && r.runtime.device !== null && typeof r.runtime.device.provider === 'string', 'runtime.device.provider must be a string');
   if (r.budget !== undefined) check(r.budget && isStrArray(r.budget.cuts), 'budget.cuts must be a list of strings');
   if (r.warnings !== undefined) check(isStrArray(r.warnings), 'warnings must be a list of strings');
+  if (r.trust !== undefined) {
+    const t = r.trust;
+    check(t !== null && typeof t === 'object', 'trust must be an object');
+    if (t.calibration !== undefined) check(Array.isArray(t.calibration) && t.calibration.every((c) => isPath(c.path) && c.calibration && typeof c.calibration === 'object'), 'trust.calibration must be a list of {path, calibration}');
+    if (t.unknown !== undefined) check(isPath(t.unknown.path) && isNum(t.unknown.threshold) && Array.isArray(t.unknown.edges) && Array.isArray(t.unknown.counts), 'trust.unknown must be {path, threshold, edges, counts}');
+  }
   return r as RunReport;
 }

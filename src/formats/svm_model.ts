@@ -6,6 +6,7 @@
  */
 import { FtkError } from '../errors.js';
 import type { BackboneInfo } from './features.js';
+import type { CalibrationJson, UnknownDetectorJson } from './trust.js';
 
 export const SVM_MODEL_FORMAT = 'ftk-svm-model';
 export const SVM_MODEL_FORMAT_VERSION = 1;
@@ -60,6 +61,10 @@ export interface SvmModelJson {
   backbone?: BackboneInfo;
   /** When the parameters came from a grid search: the winner and its cross-validated accuracy. */
   gridSearch?: { bestC: number; bestGamma: number | null; bestScore: number; folds: number; seed: number | null };
+  /** Temperature applied on top of the Platt probabilities (src/trust/calibrate.ts), when fitted. */
+  calibration?: CalibrationJson;
+  /** Out-of-distribution detector over the (unscaled) input features (src/trust/ood.ts), when fitted. */
+  unknown?: UnknownDetectorJson;
 }
 
 export class SvmModelError extends FtkError {}

@@ -18,10 +18,16 @@ export interface PredictImagesOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where the backbone runs (SVM models: extraction's device). Default: the CPU. */
   device?: DeviceChoice;
+  /** Compute the unknown score when the classifier carries a detector. Default true. */
+  unknown?: boolean;
 }
 
-/** Class probabilities of one image, or why there are none. */
-export type ImageScores = { probabilities: Float32Array } | { error: string };
+/**
+ * Class probabilities of one image (calibrated when the classifier carries a calibration), its
+ * unknown score and the threshold above which it is unknown (when the classifier carries an
+ * unknown detector, src/trust/ood.ts), or why there are none.
+ */
+export type ImageScores = { probabilities: Float32Array; unknownScore?: number; unknownThreshold?: number } | { error: string };
 
 export interface SavedClassifier {
   /** The format tag, e.g. 'ftk-finetuned'. */

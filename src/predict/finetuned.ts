@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
 import { loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type FinetunedModelMeta } from '../finetune/format.js';
 import { describePreprocess, preprocessPixels } from '../models/imagenet_utils.js';
+import { applyCalibration } from '../trust/calibrate.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class FinetunedClassifier implements SavedClassifier {
@@ -57,8 +58,10 @@ export class FinetunedClassifier implements SavedClassifier {
         const values = (await probs.data()) as Float32Array;
         probs.dispose();
         const k = this.classes.length;
+        const cal = this.meta.calibration;
         good.forEach(({ k: idx }, j) => {
-          out[start + idx] = { probabilities: values.slice(j * k, (j + 1) * k) };
+          const row = values.slice(j * k, (j + 1) * k);
+          out[start + idx] = { probabilities: cal ? Float32Array.from(applyCalibration(cal, [row])[0]) : row };
         });
       }
       options.onProgress?.(Math.min(start + batchSize, files.length), files.length);

@@ -5,7 +5,12 @@
  *
  * @example
  * const { predictions } = await predict('cats-model', ['photos/']);
- * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', labelIndex: 0, probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', labelIndex: 0, unknown: false, unknownScore: 0.41, unknownThreshold: 0.62, probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
+ *
+ * Unknown images: a classifier that carries an unknown detector (SVM models and bundles fitted by
+ * this ftk: src/trust/ood.ts) scores every image; above the detector's threshold the image is
+ * `unknown: true` with `label: null` and `labelIndex: null` (probabilities and `top` are still
+ * given, for the record). `unknown: false` in the options turns the check off (`ftk predict --no-unknown`).
  */
 import type { Dirent } from 'node:fs';
 import { promises as fsp } from 'node:fs';
@@ -32,6 +37,8 @@ export interface PredictOptions {
    */
   device?: DeviceName | DeviceChoice;
   maxInputPixels?: number;
+  /** Mark images unlike the training images as unknown (when the model carries a detector). Default true. */
+  unknown?: boolean;
   /** Formats served (default: all of `CLASSIFIER_FORMATS`). */
   formats?: readonly ClassifierFormat[];
   onProgress?: (done: number, total: number) => void;
@@ -41,6 +48,10 @@ export interface PredictOptions {
 /** One image's prediction: ftk's one prediction schema (src/formats/prediction.ts) plus the top classes. */
 export interface ImagePrediction extends Prediction {
   file: string;
+  /** The most probable class; null when the image is unknown. */
+  label: string | null;
+  /** True when the unknown score is above the model's threshold (always false without a detector or with `unknown: false`). */
+  unknown: boolean;
   /** Probability of every class. */
   probabilities: Record<string, number>;
   /** The `topK` most probable classes, best first. */
@@ -115,7 +126,8 @@ export async function predict(model: string, inputs: readonly string[], options:
   await selectBackend({ backend, onNotice: options.onNotice });
   const classifier = await loadClassifier(model, options.formats ?? CLASSIFIER_FORMATS);
   try {
-    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress, device });
+    const checkUnknown = options.unknown ?? true;
+    const scores = await classifier.predictImages(files, { batchSize, maxInputPixels: options.maxInputPixels, onProgress: options.onProgress, device, unknown: checkUnknown });
     const classes = [...classifier.classes];
     const predictions = files.map((file, i): ImagePrediction | FailedPrediction => {
       const s = scores[i];
@@ -124,7 +136,17 @@ export async function predict(model: string, inputs: readonly string[], options:
       classes.forEach((c, k) => (probabilities[c] = s.probabilities[k]));
       const order = classes.map((_, k) => k).sort((a, b) => s.probabilities[b] - s.probabilities[a] || a - b);
       const top = order.slice(0, Math.min(topK, classes.length)).map((k) => ({ label: classes[k], probability: s.probabilities[k] }));
-      return { file, label: top[0].label, labelIndex: order[0], probabilities, top };
+      const scored = checkUnknown && s.unknownScore !== undefined && s.unknownThreshold !== undefined;
+      const unknown = scored && s.unknownScore! > s.unknownThreshold!;
+      return {
+        file,
+        label: unknown ? null : top[0].label,
+        labelIndex: unknown ? null : order[0],
+        unknown,
+        ...(scored ? { unknownScore: s.unknownScore, unknownThreshold: s.unknownThreshold } : {}),
+        probabilities,
+        top,
+      };
     });
     return {
       model: { source: model, format: classifier.format, description: classifier.description, classes },

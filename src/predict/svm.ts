@@ -15,6 +15,7 @@ import { LINEAR_MODEL_FORMAT } from '../formats/linear_model.js';
 import { SVM_MODEL_FORMAT } from '../formats/svm_model.js';
 import { backboneLabel, backboneOptionsFrom } from '../models/backbone.js';
 import { describePreprocess } from '../models/preprocess.js';
+import { UnknownDetector } from '../trust/ood.js';
 import type { ClassifierFormat, ImageScores, PredictImagesOptions, SavedClassifier } from './classifier.js';
 
 export class SvmImageClassifier implements SavedClassifier {
@@ -69,7 +70,16 @@ export class SvmImageClassifier implements SavedClassifier {
           oneHot[this.model.classes_!.indexOf(label)] = 1;
           return oneHot;
         });
-    const byFile = new Map<string, ImageScores>(r.meta.files.map((f, i) => [f, { probabilities: rows[i] }]));
+    let unknown: { scores: Float64Array; threshold: number } | undefined;
+    // Only SVM models carry an unknown detector so far (the linear models do not).
+    const detector = this.model instanceof SvmClassifier ? this.model.unknown : undefined;
+    if (detector && options.unknown !== false && n > 0) {
+      const det = UnknownDetector.fromJSON(detector, this.source);
+      unknown = { scores: det.score(X), threshold: det.threshold_! };
+    }
+    const byFile = new Map<string, ImageScores>(
+      r.meta.files.map((f, i) => [f, { probabilities: rows[i], ...(unknown ? { unknownScore: unknown.scores[i], unknownThreshold: unknown.threshold } : {}) }]),
+    );
     for (const s of r.meta.skipped) byFile.set(s.file, { error: s.reason });
     return dataset.entries.map((e) => byFile.get(e.file) ?? { error: 'not processed' });
   }

@@ -30,6 +30,7 @@ import {
 } from './format.js';
 import { barPlot, heatMap, intervalPlot, linePlot } from './svg.js';
 import type { Thumbnail } from './thumbnails.js';
+import { trustSectionsHtml } from './trust.js';
 
 export interface HtmlInputs {
   run: RunReport;
@@ -579,6 +580,7 @@ export function buildSections(inp: HtmlInputs): Section[] {
     pairedSection(run),
     confusionSection(run),
     learningSection(run),
+    ...trustSectionsHtml(run),
     gridSection(run),
     mistakesSection(run, derived, inp.thumbnails),
     timingSection(run, derived),

@@ -7,6 +7,7 @@ import { describeDevice } from '../formats/device.js';
 import type { PathName, RunReport } from '../formats/run_report.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
+import { trustMarkdown } from './trust.js';
 import { PATH_SHORT, PATH_TITLES, duration, escapeMarkdown as m, interval, MISSING, num, pct, pow2, pp, ppInterval, rate, sig } from './format.js';
 
 function tableMd(head: string[], rows: string[][], numeric: boolean[] = []): string {
@@ -177,6 +178,8 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
       );
     }
   } else out.push('_No learning curve was measured in this run._');
+
+  out.push(...trustMarkdown(run));
 
   out.push('## SVM grid search');
   const g = run.grid;

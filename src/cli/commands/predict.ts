@@ -16,17 +16,28 @@ export interface PredictContext {
 }
 
 export function predictContext(model: string, inputs: string[], raw: Record<string, any>): PredictContext {
-  return { model, inputs, json: Boolean(raw.json), options: { topK: raw.topK, batchSize: raw.batchSize, backend: raw.backend, ...deviceFromFlags(raw) } };
+  return { model, inputs, json: Boolean(raw.json), options: { topK: raw.topK, batchSize: raw.batchSize, backend: raw.backend, ...deviceFromFlags(raw), ...(raw.unknown === false ? { unknown: false } : {}) } };
 }
 
-/** The `--json` document: `[{ file, label, probabilities: { class: p } }]` (failures: `{ file, error }`). */
-/** The `--json` document: ftk's one prediction schema (src/formats/prediction.ts). */
+/**
+ * The `--json` document: ftk's one prediction schema (src/formats/prediction.ts). `unknown` is
+ * always there; `label` and `labelIndex` are null when it is true; `unknownScore` and
+ * `unknownThreshold` only with a model that carries an unknown detector (and without --no-unknown).
+ */
 export function predictionsJson(result: PredictResult): PredictionsDocument {
   const predictions: Prediction[] = [];
   const failed: FailedPrediction[] = [];
   for (const p of result.predictions) {
     if ('error' in p) failed.push({ file: p.file, error: p.error });
-    else predictions.push({ file: p.file, label: p.label, labelIndex: p.labelIndex, probabilities: p.probabilities });
+    else
+      predictions.push({
+        file: p.file,
+        label: p.label,
+        labelIndex: p.labelIndex,
+        unknown: p.unknown,
+        ...(p.unknownScore !== undefined ? { unknownScore: p.unknownScore, unknownThreshold: p.unknownThreshold } : {}),
+        probabilities: p.probabilities,
+      });
   }
   return { classes: result.model.classes, predictions, failed };
 }
@@ -46,7 +57,7 @@ export async function runPredict(ctx: PredictContext): Promise<number> {
   for (const f of failed) process.stderr.write(`skipped ${f.file}: ${(f as { error: string }).error}\n`);
   const lines = result.predictions
     .filter((p): p is Extract<typeof p, { top: unknown }> => !('error' in p))
-    .map((p) => `${p.file}\t${p.top.map((t) => `${t.label} ${t.probability.toFixed(4)}`).join('\t')}`);
+    .map((p) => `${p.file}\t${p.unknown ? `unknown (score ${p.unknownScore!.toFixed(4)} > ${p.unknownThreshold!.toFixed(4)})\t` : ''}${p.top.map((t) => `${t.label} ${t.probability.toFixed(4)}`).join('\t')}`);
   out.result(predictionsJson(result), lines.join('\n'));
   return result.predictions.length > 0 && failed.length === result.predictions.length ? 1 : 0;
 }
@@ -60,7 +71,8 @@ export function predictCommand(action: (ctx: PredictContext) => Promise<number> 
     .option('--batch-size <n>', 'images per inference batch', parseIntFlag('--batch-size', 1), 32)
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
     .option('--device <name>', DEVICE_HELP, parseChoice('--device', DEVICE_NAMES))
-    .option('--json', 'print { classes, predictions: [{ file, label, labelIndex, probabilities }], failed: [{ file, error }] } on stdout')
+    .option('--no-unknown', 'never mark images as unknown (default: images unlike the training ones get label null, unknown true, with models that carry an unknown detector)')
+    .option('--json', 'print { classes, predictions: [{ file, label, labelIndex, unknown, unknownScore?, unknownThreshold?, probabilities }], failed: [{ file, error }] } on stdout')
     .action(async (model: string, inputs: string[], raw: Record<string, unknown>) => {
       process.exitCode = await action(predictContext(model, inputs, raw));
     });

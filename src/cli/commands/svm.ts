@@ -12,6 +12,7 @@ import { CV_DEFAULTS, GRID_LOG2C_DEFAULT, GRID_LOG2GAMMA_DEFAULT, SVM_DEFAULTS }
 import { LINEAR_SVC_DEFAULTS, LOGISTIC_DEFAULTS } from '../../classify/linear_options.js';
 import { NESTED_INNER_FOLDS_DEFAULT } from '../../classify/nested.js';
 import { OptionsError } from '../../errors.js';
+import { UNKNOWN_DEFAULTS } from '../../trust/ood.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -90,6 +91,9 @@ export function svmFitContext(features: string, raw: Record<string, any>): SvmFi
     log2Gamma: raw.log2gamma,
     log: raw.gridLog,
     resume: raw.resume ? true : undefined,
+    calibrate: raw.calibrate === false ? false : undefined,
+    unknown: raw.unknown === false ? false : undefined,
+    unknownRate: raw.unknownRate,
   });
   if (!raw.grid) delete options.folds;
   if (raw.grid && repeats !== undefined) options.repeats = repeats;
@@ -271,7 +275,10 @@ export function svmCommand(actions: SvmActions = {}): Command {
       .option('--log2gamma <begin,end,step>', `grid of log2(gamma) (default ${rangeText(GRID_LOG2GAMMA_DEFAULT)})`, parseLog2Range('--log2gamma'))
       .option('--grid-log <file>', 'results log of the grid search, one line per finished (fold, gamma) (default: <out>.grid.jsonl)')
       .option('--resume', 'reuse the finished results of the grid log (same features and options) instead of starting over')
-      .option('--out <model.json>', 'where to write the model'),
+      .option('--out <model.json>', 'where to write the model')
+      .option('--no-calibrate', 'with --probability: keep libsvm\'s Platt probabilities as they are (default: a temperature fitted on out-of-fold probabilities)')
+      .option('--no-unknown', 'do not fit the unknown detector (default: fitted, so `ftk predict` marks images unlike the training ones)')
+      .option('--unknown-rate <r>', `share of images like the training ones the unknown threshold may reject (default ${UNKNOWN_DEFAULTS.rate})`, parseFloatFlag('--unknown-rate', Number.MIN_VALUE, 1)),
     'fit',
   ).action(async (features: string, raw: Record<string, unknown>) => {
     process.exitCode = await fit(svmFitContext(features, raw));
