@@ -288,7 +288,7 @@ test('end to end: the ftk binary exports an SVM model and `ftk predict x.onnx --
   assert.equal(p.status, 0, p.stderr);
   const viaCli = (JSON.parse(p.stdout) as { predictions: unknown[] }).predictions;
   const direct = await predict(onnx, [photos]);
-  assert.deepEqual(viaCli, direct.predictions.map((q) => ({ file: q.file, label: (q as ImagePrediction).label, labelIndex: (q as ImagePrediction).labelIndex, probabilities: (q as ImagePrediction).probabilities })));
+  assert.deepEqual(viaCli, direct.predictions.map((q) => ({ file: q.file, label: (q as ImagePrediction).label, labelIndex: (q as ImagePrediction).labelIndex, unknown: (q as ImagePrediction).unknown, probabilities: (q as ImagePrediction).probabilities })));
   const bad = spawnSync(process.execPath, [bin, 'export', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'never.onnx')], { env, encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /ftk: error: Cannot export .*missing\.json/);
