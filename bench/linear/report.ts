@@ -92,7 +92,7 @@ const verdict =
     .filter((p) => p.model === 'linear-svc')
     .map((p) => `${p.backbone} ${p.set} ${p.ratio.toFixed(2)} @ ${p.loadavgBefore[0].toFixed(1)}`)
     .join('; ') +
-  ' (worker threads only help while the cores are free).';
+  '.';
 const m = memory[memory.length - 1];
 const l = limit[limit.length - 1];
 const section = `## Linear models: ftk vs scikit-learn on 30,000 Fashion-MNIST images (issue 15)
