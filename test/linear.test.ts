@@ -247,3 +247,34 @@ test('ftk svm: above the exact kernel limit --kernel linear switches to LinearSV
   assert.deepEqual(nested.classNames, ['p', 'q', 'r']);
   await assert.rejects(svmNestedCrossValidate(small, { C: 1 }), /chooses C \(and gamma\)/);
 });
+
+test('multinomialLossChunk: the gradient pieces are the derivatives of the loss (finite differences, 6 classes: blocks of 4 and the rest)', async () => {
+  const { multinomialLossChunk } = await import('../src/classify/linear_solvers.js');
+  const rng = new Rng(11);
+  const n = 50;
+  const d = 7;
+  const k = 6;
+  const X = Float32Array.from({ length: n * d }, () => rng.normal());
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  const codes = Int32Array.from({ length: n }, (_, i) => i % k);
+  const S = { X, d, mean: null, invScale: null, rowNorm: false };
+  const V = Float64Array.from({ length: k * d }, () => 0.3 * rng.normal());
+  const b = Float64Array.from({ length: k }, () => 0.1 * rng.normal());
+  const Vm = new Float64Array(k);
+  const weights = Float64Array.from({ length: k }, (_, c) => 1 + c / 4);
+  const at = (V2: Float64Array, b2: Float64Array) => multinomialLossChunk({ S, rows, codes, classWeights: weights, k, V: V2, Vm, b: b2 }, 0, n);
+  const base = at(V, b);
+  const h = 1e-6;
+  for (const i of [0, 8, 20, 27, 30, 41]) {
+    const V2 = Float64Array.from(V);
+    V2[i] += h;
+    const fd = (at(V2, b).loss - base.loss) / h;
+    assert.ok(Math.abs(fd - base.H[i]) < 1e-4 * Math.max(1, Math.abs(fd)), `dL/dV[${i}]: ${fd} vs ${base.H[i]}`);
+  }
+  for (const c of [0, 4, 5]) {
+    const b2 = Float64Array.from(b);
+    b2[c] += h;
+    const fd = (at(V, b2).loss - base.loss) / h;
+    assert.ok(Math.abs(fd - base.gb[c]) < 1e-4 * Math.max(1, Math.abs(fd)), `dL/db[${c}]: ${fd} vs ${base.gb[c]}`);
+  }
+});

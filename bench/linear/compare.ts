@@ -45,6 +45,7 @@ const C_SVC = Number(values['C-svc']);
 const feats = path.join(path.resolve(values.work!), 'feats');
 const script = path.resolve('bench/linear/sklearn_fit.py');
 const outFile = path.resolve(values.out!);
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
 
 for (let rep = 0; rep < Number(values.repeats); rep++) {
   for (const backbone of values.backbones!.split(',')) {
@@ -97,6 +98,7 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
           loadavgBefore: load0,
           loadavgAfter: os.loadavg(),
           node: process.version,
+          commit,
         };
         appendFileSync(outFile, JSON.stringify(record) + '\n');
         console.log(

@@ -51,7 +51,9 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
       });
     }
   };
-  const [npyBytes, jsonBytes] = await Promise.all([read(files.npy, options.shared ?? false), read(files.json)]);
+  // The .npy first: a missing pair is reported by its matrix file, whichever read finishes first.
+  const npyBytes = await read(files.npy, options.shared ?? false);
+  const jsonBytes = await read(files.json);
   let meta: FeaturesMeta;
   try {
     meta = JSON.parse(Buffer.from(jsonBytes).toString('utf8')) as FeaturesMeta;

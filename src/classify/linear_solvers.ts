@@ -282,22 +282,30 @@ export function multinomialLossChunk(m: MultinomialSlice, start: number, end: nu
   for (let s = start; s < end; s++) {
     const o = rows[s] * d;
     const ri = r ? r[s - start] : 1;
-    // z = r (V x - Vm) + b, two classes at a time (one read of x for two dot products).
+    // z = r (V x - Vm) + b, four classes at a time (one read of x for four dot products).
     let c = 0;
-    for (; c + 1 < k; c += 2) {
+    for (; c + 3 < k; c += 4) {
       const v0 = c * d;
       const v1 = v0 + d;
+      const v2 = v1 + d;
+      const v3 = v2 + d;
       let s0 = 0;
       let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
       for (let j = 0; j < d; j++) {
         const x = X[o + j];
         s0 += V[v0 + j] * x;
         s1 += V[v1 + j] * x;
+        s2 += V[v2 + j] * x;
+        s3 += V[v3 + j] * x;
       }
       z[c] = ri * (s0 - Vm[c]) + b[c];
       z[c + 1] = ri * (s1 - Vm[c + 1]) + b[c + 1];
+      z[c + 2] = ri * (s2 - Vm[c + 2]) + b[c + 2];
+      z[c + 3] = ri * (s3 - Vm[c + 3]) + b[c + 3];
     }
-    if (c < k) {
+    for (; c < k; c++) {
       const v0 = c * d;
       let s0 = 0;
       for (let j = 0; j < d; j++) s0 += V[v0 + j] * X[o + j];
@@ -322,18 +330,24 @@ export function multinomialLossChunk(m: MultinomialSlice, start: number, end: nu
       R[q] += z[q] * ri;
     }
     c = 0;
-    for (; c + 1 < k; c += 2) {
+    for (; c + 3 < k; c += 4) {
       const e0 = z[c] * ri;
       const e1 = z[c + 1] * ri;
+      const e2 = z[c + 2] * ri;
+      const e3 = z[c + 3] * ri;
       const h0 = c * d;
       const h1 = h0 + d;
+      const h2 = h1 + d;
+      const h3 = h2 + d;
       for (let j = 0; j < d; j++) {
         const x = X[o + j];
         H[h0 + j] += e0 * x;
         H[h1 + j] += e1 * x;
+        H[h2 + j] += e2 * x;
+        H[h3 + j] += e3 * x;
       }
     }
-    if (c < k) {
+    for (; c < k; c++) {
       const e0 = z[c] * ri;
       const h0 = c * d;
       for (let j = 0; j < d; j++) H[h0 + j] += e0 * X[o + j];
