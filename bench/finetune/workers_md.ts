@@ -110,7 +110,7 @@ ${details.join('\n')}
 
 Commands: ${commands.join('; ')}. Raw records in \`bench/finetune/workers.jsonl\` (one line per run,
 calibration and summary, with \`os.loadavg()\`), console logs in \`bench/finetune/workers_last_run.log\`
-(first run) and \`bench/finetune/workers_cpu_run.log\` (second). CPU ms per image: the process' CPU
+(first run), \`bench/finetune/workers_cpu_run.log\` (second) and \`bench/finetune/workers_run3.log\` (third). CPU ms per image: the process' CPU
 time (every thread) of the whole \`finetune()\` call per training image, median over the rounds after
 the first. Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}; tfjs backend wasm, 2 cores.`,
 );
