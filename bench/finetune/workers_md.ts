@@ -1,7 +1,7 @@
 /**
  * Writes the `workers` section of bench/RESULTS.md from bench/finetune/workers.jsonl (the raw
- * records of bench/finetune/workers.ts): for each workload, its latest summary and the runs and
- * calibrations of that invocation.
+ * records of bench/finetune/workers.ts): one row per (invocation, workload) summary, with the runs
+ * and calibrations of that invocation below the table.
  *
  *   npx tsx bench/finetune/workers_md.ts
  */
@@ -39,7 +39,17 @@ interface Summary {
   repeats: number;
   loadavg: number[];
   versions: Record<string, string>;
-  [key: `workers${number}`]: { medianImagesPerSecond: number; medianImagesPerSecond1: number; ratios: number[]; medianRatio: number; machineSpeedups: number[]; medianMachineSpeedup: number; worstEpochLossDiff: number };
+  [key: `workers${number}`]: {
+    medianImagesPerSecond: number;
+    medianImagesPerSecond1: number;
+    ratios: number[];
+    medianRatio: number;
+    machineSpeedups: number[];
+    medianMachineSpeedup: number;
+    worstEpochLossDiff: number;
+    medianCpuMsPerImage?: number;
+    medianCpuMsPerImage1?: number;
+  };
 }
 
 const records = readFileSync(path.resolve('bench/finetune/workers.jsonl'), 'utf8')
@@ -56,28 +66,28 @@ const f2 = (x: number) => x.toFixed(2);
 const rows: string[] = [];
 const details: string[] = [];
 let versions: Record<string, string> = {};
-let latest = '';
-for (const workload of Object.keys(LABEL)) {
-  const summaries = records.filter((r): r is Summary => r.kind === 'summary' && r.workload === workload);
-  const s = summaries[summaries.length - 1];
-  if (!s) continue;
+const commands: string[] = [];
+const summaries = records.filter((r): r is Summary => r.kind === 'summary' && r.workload in LABEL);
+for (const [i, s] of summaries.entries()) {
   versions = s.versions;
-  latest = s.date > latest ? s.date : latest;
-  // The runs of that invocation: those after the previous summary of the workload.
-  const prev = summaries.length > 1 ? summaries[summaries.length - 2].date : '';
-  const runs = records.filter((r): r is Run => r.kind === 'run' && r.workload === workload && r.date > prev && r.date <= s.date);
-  const cal = records.filter((r): r is Calibration => r.kind === 'calibration' && r.workload === workload && r.date > prev && r.date <= s.date);
+  // The runs of that invocation: after the previous summary of the same workload.
+  const prev = summaries.slice(0, i).filter((p) => p.workload === s.workload).pop()?.date ?? '';
+  const runs = records.filter((r): r is Run => r.kind === 'run' && r.workload === s.workload && r.date > prev && r.date <= s.date);
+  const cal = records.filter((r): r is Calibration => r.kind === 'calibration' && r.workload === s.workload && r.date > prev && r.date <= s.date);
   for (const key of Object.keys(s).filter((k) => /^workers\d+$/.test(k)) as `workers${number}`[]) {
     const w = Number(key.slice(7));
     const m = s[key];
+    const cpu = m.medianCpuMsPerImage !== undefined && m.medianCpuMsPerImage1 !== undefined ? `${f1(m.medianCpuMsPerImage1)} / ${f1(m.medianCpuMsPerImage)}` : 'not recorded';
     rows.push(
-      `| ${LABEL[workload]} | ${f1(m.medianImagesPerSecond1)} | ${f1(m.medianImagesPerSecond)} (${w}) | **${f2(m.medianRatio)}x** (${m.ratios.map(f2).join(', ')}) | ${f2(m.medianMachineSpeedup)}x (${m.machineSpeedups.map(f2).join(', ')}) | ${m.worstEpochLossDiff.toExponential(1)} |`,
+      `| ${s.date.slice(0, 16).replace('T', ' ')} | ${LABEL[s.workload]} | ${s.repeats} | ${f1(m.medianImagesPerSecond1)} | ${f1(m.medianImagesPerSecond)} (${w}) | **${f2(m.medianRatio)}x** (${m.ratios.map(f2).join(', ')}) | ${f2(m.medianMachineSpeedup)}x (${m.machineSpeedups.map(f2).join(', ')}) | ${cpu} | ${m.worstEpochLossDiff.toExponential(1)} |`,
     );
   }
   const loads = runs.map((r) => r.loadBefore[0]);
   details.push(
-    `- ${workload}: ${s.images} cats-dogs images, ${s.epochs} epochs per run, ${s.repeats} rounds; per run (round: workers -> images/s): ${runs.map((r) => `${r.round + 1}: ${r.workers} -> ${f1(r.imagesPerSecond)}`).join('; ')}; 1-minute load average before the runs ${f1(Math.min(...loads))} to ${f1(Math.max(...loads))}${cal.length ? `; calibrations ${cal.map((c) => f2(c.speedup)).join(', ')}` : ''}.`,
+    `- ${s.date.slice(0, 16).replace('T', ' ')}, ${s.workload}: ${s.images} cats-dogs images, ${s.epochs} epochs per run, ${s.repeats} rounds; per run (round: workers -> images/s): ${runs.map((r) => `${r.round + 1}: ${r.workers} -> ${f1(r.imagesPerSecond)}`).join('; ')}; 1-minute load average before the runs ${f1(Math.min(...loads))} to ${f1(Math.max(...loads))}${cal.length ? `; calibrations ${cal.map((c) => f2(c.speedup)).join(', ')}` : ''}.`,
   );
+  const cmd = `\`npx tsx bench/finetune/workers.ts --images ${s.images} --epochs ${s.epochs} --repeats ${s.repeats}\` (${s.date.slice(0, 10)})`;
+  if (!commands.includes(cmd)) commands.push(cmd);
 }
 
 writeResultsSection(
@@ -92,14 +102,16 @@ of a fixed busy loop on 2 threads over 1 thread, measured right before each roun
 machine could give any 2-thread work at that moment (2.00 when idle). Loss difference: the largest
 |loss(2 workers) - loss(1 worker)| over the epochs of a round (float rounding of the summation order).
 
-| workload | 1 worker, images/s (median) | 2 workers, images/s (median) | ratio, median (per round) | machine offers, median (per round) | largest epoch-loss difference |
-|---|---|---|---|---|---|
+| run (UTC) | workload | rounds | 1 worker, images/s (median) | 2 workers, images/s (median) | ratio, median (per round) | machine offers, median (per round) | CPU ms per image, 1 / 2 workers | largest epoch-loss difference |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 ${details.join('\n')}
 
-Command (${latest.slice(0, 10)}): \`npx tsx bench/finetune/workers.ts --images 256 --epochs 3 --repeats 3\`, raw records in
-\`bench/finetune/workers.jsonl\` (one line per run, calibration and summary, with \`os.loadavg()\`),
-console log in \`bench/finetune/workers_last_run.log\`. Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}; tfjs backend wasm, 2 cores.`,
+Commands: ${commands.join('; ')}. Raw records in \`bench/finetune/workers.jsonl\` (one line per run,
+calibration and summary, with \`os.loadavg()\`), console logs in \`bench/finetune/workers_last_run.log\`
+(first run), \`bench/finetune/workers_cpu_run.log\` (second) and \`bench/finetune/workers_run3.log\` (third). CPU ms per image: the process' CPU
+time (every thread) of the whole \`finetune()\` call per training image, median over the rounds after
+the first. Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}; tfjs backend wasm, 2 cores.`,
 );
 console.log('wrote the workers section of bench/RESULTS.md');

@@ -129,7 +129,7 @@ export function benchCommand(action: (ctx: BenchContext) => Promise<number> = ru
     .option('--cache-file <path>', 'feature cache file (default <FTK_HOME>/cache/features.sqlite; a fresh file gives cold-cache timings)')
     .option('--no-cache', 'do not use the feature cache')
     .option('--overwrite', 'forget the results already in --out and start over')
-    .option('--workers <n>', 'scratch and finetune: training threads (data-parallel steps); auto: one per core on wasm/cpu (default auto)', parseWorkersFlag('--workers'))
+    .option('--workers <n>', 'scratch and finetune: training threads (data-parallel steps); auto: one per core on wasm/cpu (default 1)', parseWorkersFlag('--workers'))
     .option('--json', 'print one JSON result on stdout (stages go to stderr)');
   return addPreprocessFlags(cmd).action(async (dataset: string, raw: Record<string, unknown>) => {
     process.exitCode = await action(benchContext(dataset, raw));
