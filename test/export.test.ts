@@ -128,6 +128,17 @@ test('three classes: RBF SVM with pairwise coupling, probabilities within 1e-4',
   assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
 });
 
+test('an SVM model with a temperature calibration (src/trust): the export applies it as predictProba does', async () => {
+  const base = JSON.parse(await fsp.readFile(await svmModel(train3, path.join(tmp, 'three_t.json'), { kernel: 'rbf', C: 3, probability: true }), 'utf8'));
+  const reliability = { ece: 0, bins: 15, count: [], confidence: [], accuracy: [], nll: 0 };
+  // T = 0.5 sharpens the probabilities a lot: a graph that ignored it would differ by far more than 1e-4.
+  base.calibration = { method: 'temperature', temperature: 0.5, fittedOn: 'out-of-fold', before: reliability, after: reliability };
+  const model = path.join(tmp, 'three_t.json');
+  await fsp.writeFile(model, JSON.stringify(base));
+  const { maxDiff } = await compare(model, 'three_t');
+  assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
+});
+
 // Real weights where they exist: random MobileNet features barely vary, which would make the
 // fine-tuned model's outputs nearly constant and the comparison weak.
 const finetuned = path.join(tmp, 'finetuned');

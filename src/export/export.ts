@@ -40,6 +40,7 @@ import { resolveInside } from '../runtime/safe_path.js';
 import { CLASSIFIER_OPSET, ClassifierGraph, ElemType, valueInfo } from './graph.js';
 import { addImageInput, PIXELS_INPUT, type ImageInputSpec } from './image_input.js';
 import { addSvmHead } from './svm_head.js';
+import type { CalibrationJson } from '../formats/trust.js';
 
 /** The `ftk.format` metadata value of an exported classifier (what `ftk predict` looks for). */
 export const ONNX_CLASSIFIER_FORMAT = 'ftk-onnx-classifier';
@@ -236,9 +237,20 @@ async function loadSvm(file: string, options: ExportOptions): Promise<Loaded> {
     build: async (g, modelInput) => {
       const graph = await backboneGraph(info, file, options);
       const { output } = inlineOrFail(g, graph, modelInput, file);
-      return { probabilities: addSvmHead(g, output, m, file), elemType: ElemType.DOUBLE };
+      return { probabilities: addCalibration(g, addSvmHead(g, output, m, file), m.calibration), elemType: ElemType.DOUBLE };
     },
   };
+}
+
+/**
+ * The model's calibration (src/trust/calibrate.ts), as `predictProba` applies it: temperature
+ * scaling q = softmax(log(max(p, 1e-12)) / T) over the classes; nothing for 'none' or T = 1.
+ */
+function addCalibration(g: ClassifierGraph, probabilities: string, calibration: CalibrationJson | undefined): string {
+  if (!calibration || calibration.method !== 'temperature' || calibration.temperature === 1) return probabilities;
+  const floored = g.op('Max', [probabilities, g.double('calibration_floor', [], [1e-12])], 'calibration_floored');
+  const scaled = g.op('Div', [g.op('Log', [floored], 'calibration_log'), g.double('calibration_temperature', [], [calibration.temperature])], 'calibration_scaled');
+  return g.op('Softmax', [scaled], 'calibrated_probabilities', { axis: 1 });
 }
 
 function inlineOrFail(g: ClassifierGraph, bytes: Uint8Array, input: string, source: string): { output: string } {
