@@ -19,7 +19,7 @@ import {
 import { LinearPool, sharedMatrix } from './linear_pool.js';
 import { resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import { encodeClasses, toLabels, toMatrix, type MatrixLike } from './matrix.js';
-import { confusionMatrix, macroF1, mean, meanInterval95, perClass, std } from './metrics.js';
+import { confusionMatrix, foldSummary, mean, std } from './metrics.js';
 import { CV_CONSTRAINTS, GRID_LOG2C_DEFAULT, checkOptions, resolveCvOptions, type CvOptions } from './options.js';
 import { fitScaler } from './scaler.js';
 import { resolveClassWeights } from './trainer.js';
@@ -156,13 +156,7 @@ export async function linearCrossValidate(
     repeats: cv.repeats,
     shuffle: cv.shuffle,
     seed: cv.seed ?? null,
-    foldAccuracies,
-    meanAccuracy: mean(foldAccuracies),
-    stdAccuracy: std(foldAccuracies),
-    ci95: meanInterval95(foldAccuracies),
-    macroF1: macroF1(confusion),
-    perClass: perClass(confusion),
-    confusion,
+    ...foldSummary(foldAccuracies, confusion),
     predictions: firstRepeat,
     gammas: null,
     params: opts,

@@ -74,3 +74,16 @@ export function meanInterval95(xs: readonly number[]): [number, number] {
   const h = (t975(xs.length - 1) * std(xs)) / Math.sqrt(xs.length);
   return [Math.max(0, m - h), Math.min(1, m + h)];
 }
+
+/** What every cross-validation result reports from its per-fold accuracies and pooled confusion matrix. */
+export function foldSummary(foldAccuracies: number[], confusion: number[][]) {
+  return {
+    foldAccuracies,
+    meanAccuracy: mean(foldAccuracies),
+    stdAccuracy: std(foldAccuracies),
+    ci95: meanInterval95(foldAccuracies),
+    macroF1: macroF1(confusion),
+    perClass: perClass(confusion),
+    confusion,
+  };
+}

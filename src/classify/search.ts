@@ -25,7 +25,7 @@ import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
 import { GridLog } from './grid_log.js';
 import { Libsvm, assertFitsHeap } from './libsvm.js';
 import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
-import { confusionMatrix, macroF1, mean, meanInterval95, perClass, std, type ClassReport } from './metrics.js';
+import { confusionMatrix, foldSummary, mean, std, type ClassReport } from './metrics.js';
 import {
   GRID_CONSTRAINTS,
   GRID_LOG2C_DEFAULT,
@@ -435,13 +435,7 @@ export async function crossValidate(
     repeats: cv.repeats,
     shuffle: cv.shuffle,
     seed: cv.seed ?? null,
-    foldAccuracies,
-    meanAccuracy: mean(foldAccuracies),
-    stdAccuracy: std(foldAccuracies),
-    ci95: meanInterval95(foldAccuracies),
-    macroF1: macroF1(confusion),
-    perClass: perClass(confusion),
-    confusion,
+    ...foldSummary(foldAccuracies, confusion),
     predictions: firstRepeat,
     gammas: opts.kernel === 'rbf' ? out.prepared.map((g) => g.gamma) : null,
     params: opts,
