@@ -31,12 +31,10 @@
  * result.meta.metrics.valAccuracy;   // best validation accuracy
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { augmentSpecString, isIdentityAugment } from '../data/augment.js';
 import { findDataset, type Dataset } from '../data/dataset.js';
-import { sha256Files } from '../data/hash.js';
 import { stratifiedKFold, stratifiedTrainTestSplit, foldSplit } from '../data/split.js';
 import { DatasetError, FtkError, OptionsError } from '../errors.js';
 import { FeatureCache } from '../extract/cache.js';
@@ -51,6 +49,7 @@ import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSour
 import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
 import type { LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
+import { datasetKey, hashImages, prepareOut } from './setup.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
 import { ReplicaPool } from './parallel.js';
 import { calibrate, CALIBRATE_DEFAULTS } from '../trust/calibrate.js';
@@ -120,54 +119,6 @@ function activationFloats(graph: LayerGraph, start: readonly tf.SymbolicTensor[]
     peak = Math.max(peak, out + inp);
   }
   return { sum, peak };
-}
-
-async function prepareOut(r: ResolvedFinetuneOptions): Promise<void> {
-  const ckpt = checkpointPath(r.out);
-  const finished = existsSync(path.join(r.out, META_JSON));
-  if (r.resume) {
-    if (!existsSync(ckpt) && finished) {
-      throw new FtkError(`${r.out} holds a finished model and no checkpoint: there is nothing to resume.`, {
-        code: 'RUN_FINISHED',
-        suggestion: 'Use the model as it is (`ftk predict`), or pass --overwrite (without --resume) to train again.',
-      });
-    }
-    return;
-  }
-  if (r.overwrite) {
-    await fsp.rm(ckpt, { force: true });
-    return;
-  }
-  if (existsSync(ckpt)) {
-    throw new FtkError(`${r.out} holds the checkpoint of an unfinished run.`, {
-      code: 'RUN_UNFINISHED',
-      suggestion: 'Pass --resume to continue it, or --overwrite to start over (the checkpoint is then deleted).',
-    });
-  }
-  if (finished) {
-    throw new FtkError(`${r.out} already holds a fine-tuned model (${META_JSON}).`, {
-      code: 'MODEL_EXISTS',
-      suggestion: 'Choose another --out, or pass --overwrite to replace it.',
-    });
-  }
-}
-
-/** Content hashes of the dataset's files (bounded concurrency); unreadable files are skipped. */
-async function hashImages(dataset: Dataset, skip: (file: string, reason: string) => void): Promise<PreparedImage[]> {
-  const hashes = await sha256Files(dataset.entries.map((e) => e.path));
-  const out: PreparedImage[] = [];
-  dataset.entries.forEach((e, i) => {
-    const h = hashes[i];
-    if (typeof h === 'string') out.push({ path: e.path, file: e.file, hash: h, label: e.label });
-    else skip(e.file, h.error);
-  });
-  return out;
-}
-
-function datasetKey(images: readonly PreparedImage[], classes: readonly string[]): string {
-  const h = createHash('sha256').update(JSON.stringify(classes));
-  for (const img of images) h.update(`${img.file}\0${img.hash}\0${img.label}\n`);
-  return h.digest('hex');
 }
 
 async function checkpointArrays(mutable: readonly tf.layers.Layer[], best: WeightSnapshot | undefined, optimizerWeights: NamedArray[]): Promise<NamedArray[]> {
