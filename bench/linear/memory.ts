@@ -10,9 +10,8 @@
  *
  *   npm run build && npx tsx bench/linear/memory.ts [--rows 60000] [--cols 1280] [--work bench/.work/linear-memory]
  *
- * Also measured: the same fit through the library alone (`svmFit` from dist/, no CLI: the CLI
- * imports all of ftk, TF.js, ONNX Runtime and sharp at start-up) and the CLI on a 300 x 8 file
- * (its fixed cost).
+ * Also measured: the same fit through the library alone (`svmFit` from dist/, no CLI) and the
+ * CLI on a 300 x 8 file (its fixed cost).
  *
  * Appends one JSON line to bench/linear/memory.jsonl.
  */

@@ -116,9 +116,8 @@ ${rows.join('\n')}
 ${verdict}
 
 Memory (\`bench/linear/memory.ts\`, synthetic float32 features ${m?.rows ?? '?'} x ${m?.cols ?? '?'} = ${m?.matrixMb ?? '?'} MB, 20 epochs, all cores):
-peak RSS of \`ftk svm fit --kernel linear\` ${m?.peakRssMb ?? '?'} MB = **${m?.ratio ?? '?'}x** the matrix, of which the CLI's fixed
-start-up (it imports all of ftk, TF.js, ONNX Runtime and sharp) is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a
-300 x 8 file); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
+peak RSS of \`ftk svm fit --kernel linear\` ${m?.peakRssMb ?? '?'} MB = **${m?.ratio ?? '?'}x** the matrix (measured ${String(m?.date ?? '?').slice(0, 10)}, load average ${Array.isArray(m?.loadavg) ? (m!.loadavg as number[])[0] : '?'}), of which the CLI's
+fixed cost is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a 300 x 8 file; \`svm\` loads neither TF.js, ONNX Runtime nor sharp); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
 The matrix is read once into shared memory and never copied or scaled.
 
 The exact kernel's limit (\`bench/svm/limit.ts\`): an SVM on ${l?.samples ?? '?'} rows (\`maxPrecomputedSamples\`, default
