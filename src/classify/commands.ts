@@ -287,16 +287,25 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
     const u = trust.unknown;
     if (u) options.onStage?.(`Unknown detector: ${u.method}${u.k ? ` (k=${u.k})` : ''}, threshold ${u.threshold.toFixed(4)} rejects ${(100 * u.rate).toFixed(1)}% of images like the training ones (${u.thresholdFrom} scores)`);
   }
+  return finishFit(model, 'libsvm', f, classNames, gridResult, options);
+}
+
+/**
+ * The end of every `svmFit`: class names, backbone and grid record on the fitted model, the model
+ * written atomically when `out` is given, and the result.
+ */
+async function finishFit(
+  model: SvmClassifier | LinearClassifier,
+  solver: SvmFitResult['solver'],
+  f: LoadedFeatures,
+  classNames: readonly string[],
+  gridResult: GridSearchResult | undefined,
+  options: SvmFitOptions,
+): Promise<SvmFitResult> {
   model.classNames = model.classes_!.map((c) => classNames[c] ?? String(c));
   model.backbone = backboneOf(f);
   if (gridResult) {
-    model.gridSearch = {
-      bestC: gridResult.best.C,
-      bestGamma: gridResult.best.gamma,
-      bestScore: gridResult.best.meanAccuracy,
-      folds: gridResult.folds,
-      seed: gridResult.seed,
-    };
+    model.gridSearch = { bestC: gridResult.best.C, bestGamma: gridResult.best.gamma, bestScore: gridResult.best.meanAccuracy, folds: gridResult.folds, seed: gridResult.seed };
   }
   const json = model.toJSON();
   const outPath = options.out ? await writeJsonAtomic(options.out, json) : undefined;
@@ -304,7 +313,7 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
   return {
     model,
     json,
-    solver: 'libsvm',
+    solver,
     ...(gridResult ? { grid: gridResult, gridTable: gridResult.table } : {}),
     ...(outPath ? { outPath } : {}),
     nSamples: f.n,
@@ -336,22 +345,7 @@ async function linearFit(f: LoadedFeatures, solver: LinearKind, options: SvmFitO
   options.onStage?.(`Fitting ${solver === 'logistic' ? 'LogisticRegression (multinomial, L-BFGS)' : 'LinearSVC (dual coordinate descent)'} on all ${f.n} samples`);
   const model = linearModelFor(solver, { ...linOpts, ...(workers !== undefined ? { workers } : {}) });
   await model.fit(X, f.labels, { onWarning: options.onWarning });
-  model.classNames = model.classes_!.map((c) => classNames[c] ?? String(c));
-  model.backbone = backboneOf(f);
-  if (gridResult) model.gridSearch = { bestC: gridResult.best.C, bestGamma: null, bestScore: gridResult.best.meanAccuracy, folds: gridResult.folds, seed: gridResult.seed };
-  const json = model.toJSON();
-  const outPath = options.out ? await writeJsonAtomic(options.out, json) : undefined;
-  if (outPath) options.onStage?.(`Model written to ${outPath}`);
-  return {
-    model,
-    json,
-    solver,
-    ...(gridResult ? { grid: gridResult, gridTable: gridResult.table } : {}),
-    ...(outPath ? { outPath } : {}),
-    nSamples: f.n,
-    nFeatures: f.d,
-    classNames: model.classNames,
-  };
+  return finishFit(model, solver, f, classNames, gridResult, options);
 }
 
 /** Stratified k-fold cross-validation of one SVM configuration on a features file. */

@@ -29,6 +29,7 @@
  *   const clf = await new LogisticRegression({ C: 1 }).fit(X, y);
  *   const proba = clf.predictProba(Xtest);
  */
+import { accuracy } from './metrics.js';
 import os from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { DatasetError, NotFittedError, OptionsError } from '../errors.js';
@@ -312,10 +313,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
   /** Accuracy on (X, y). */
   score(X: MatrixLike, y: ArrayLike<number>): number {
     const pred = this.predict(X);
-    const labels = toLabels(y, pred.length);
-    let ok = 0;
-    for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) ok++;
-    return ok / pred.length;
+    return accuracy(pred, toLabels(y, pred.length));
   }
 
   toJSON(): LinearModelJson {

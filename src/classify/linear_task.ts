@@ -4,23 +4,11 @@
  * whole multinomial fit (one cross-validation fold). The feature matrix travels as a Float32Array
  * over a SharedArrayBuffer: every thread reads the same memory, nothing is copied.
  */
-import { fitMultinomialPath, inlineEvaluator, type MultinomialSolution } from './linear_fit.js';
-import { dcdBinary, multinomialLossChunk, type DcdSolution, type MultinomialPieces, type ScaledRows } from './linear_solvers.js';
+import { fitMultinomialPath, inlineEvaluator, type MultinomialProblem, type MultinomialSolution } from './linear_fit.js';
+import { dcdBinary, multinomialLossChunk, type DcdProblem, type DcdSolution, type MultinomialPieces, type ScaledRows } from './linear_solvers.js';
 
-export interface DcdTask {
-  kind: 'dcd';
-  S: ScaledRows;
-  rows: Int32Array;
-  y: Int8Array;
-  weightPos: number;
-  weightNeg: number;
-  loss: 'hinge' | 'squared_hinge';
-  bias: number;
-  tol: number;
-  maxIter: number;
-  seed: number;
-  Cs: number[];
-}
+/** One binary coordinate-descent problem, solved over a path of C values. */
+export type DcdTask = DcdProblem & { kind: 'dcd'; Cs: number[] };
 
 export interface ChunkTask {
   kind: 'chunk';
@@ -36,18 +24,8 @@ export interface ChunkTask {
   end: number;
 }
 
-export interface MultinomialTask {
-  kind: 'multinomial';
-  S: ScaledRows;
-  rows: Int32Array;
-  codes: Int32Array;
-  classWeights: Float64Array | null;
-  k: number;
-  fitIntercept: boolean;
-  tol: number;
-  maxIter: number;
-  Cs: number[];
-}
+/** A whole multinomial fit (one cross-validation fold) over a path of C values. */
+export type MultinomialTask = MultinomialProblem & { kind: 'multinomial'; Cs: number[] };
 
 export type LinearTask = DcdTask | ChunkTask | MultinomialTask;
 export type LinearTaskResult = DcdSolution[] | MultinomialPieces | MultinomialSolution[];

@@ -87,3 +87,10 @@ export function foldSummary(foldAccuracies: number[], confusion: number[][]) {
     confusion,
   };
 }
+
+/** Share of `predicted` equal to `labels` (same length). */
+export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let ok = 0;
+  for (let i = 0; i < predicted.length; i++) if (predicted[i] === labels[i]) ok++;
+  return ok / predicted.length;
+}

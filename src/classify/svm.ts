@@ -33,6 +33,7 @@
  * clf.dispose();
  * ```
  */
+import { accuracy } from './metrics.js';
 import { promises as fsp } from 'node:fs';
 import { DatasetError, NotFittedError, OptionsError } from '../errors.js';
 import {
@@ -250,10 +251,7 @@ export class SvmClassifier {
   /** Accuracy on (X, y). */
   score(X: MatrixLike, y: ArrayLike<number>): number {
     const pred = this.predict(X);
-    const labels = toLabels(y, pred.length);
-    let ok = 0;
-    for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) ok++;
-    return ok / pred.length;
+    return accuracy(pred, toLabels(y, pred.length));
   }
 
   /** ftk's model format (src/formats/svm_model.ts): everything needed to predict, no libsvm. */
