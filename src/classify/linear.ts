@@ -40,7 +40,7 @@ import { fitMultinomialPath, sumPieces, type MultinomialProblem } from './linear
 import { LinearPool, sharedMatrix } from './linear_pool.js';
 import { resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import type { DcdSolution, MultinomialPieces, ScaledRows } from './linear_solvers.js';
-import { encodeClasses, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
+import { prepareProblem, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { applyScaler, fitScaler, type ScalerState } from './scaler.js';
 import { resolveClassWeights } from './trainer.js';
 
@@ -225,15 +225,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
    */
   async fit(X: MatrixLike, y: ArrayLike<number>, callbacks: LinearFitCallbacks = {}): Promise<this> {
     const opts = this.resolve();
-    const M = toMatrix(X);
-    const labels = toLabels(y, M.rows);
-    const { classes, codes, counts } = encodeClasses(labels);
-    if (classes.length < 2) {
-      throw new DatasetError(`A classifier needs at least 2 classes; y has only the label ${classes[0]}.`, {
-        code: 'SVM_SINGLE_CLASS',
-        suggestion: 'Add samples of another class (one folder per class).',
-      });
-    }
+    const { M, classes, codes, counts } = prepareProblem(X, y);
     const { rows: n, cols: d } = M;
     const workers = opts.workers ?? defaultWorkers();
     const data = workers > 1 ? sharedMatrix(M.data) : M.data;

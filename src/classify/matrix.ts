@@ -93,3 +93,24 @@ export function sortByClass(codes: Int32Array, rows?: ArrayLike<number>): Int32A
   const order = Array.from(idx).sort((a, b) => codes[a] - codes[b] || a - b);
   return Int32Array.from(order);
 }
+
+/** Features and labels checked and encoded for training: at least two classes. */
+export interface Problem {
+  M: FeatureMatrix;
+  classes: number[];
+  codes: Int32Array;
+  counts: number[];
+}
+
+export function prepareProblem(X: MatrixLike, y: ArrayLike<number>): Problem {
+  const M = toMatrix(X);
+  const labels = toLabels(y, M.rows);
+  const { classes, codes, counts } = encodeClasses(labels);
+  if (classes.length < 2) {
+    throw new DatasetError(`A classifier needs at least 2 classes; y has only the label ${classes[0]}.`, {
+      code: 'SVM_SINGLE_CLASS',
+      suggestion: 'Add samples of another class (one folder per class).',
+    });
+  }
+  return { M, classes, codes, counts };
+}

@@ -24,7 +24,7 @@ import { foldSplit, repeatedStratifiedKFold, stratifiedKFold } from '../data/spl
 import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
 import { GridLog } from './grid_log.js';
 import { Libsvm, assertFitsHeap } from './libsvm.js';
-import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
+import { prepareProblem, sortByClass, type FeatureMatrix, type MatrixLike, type Problem } from './matrix.js';
 import { confusionMatrix, foldSummary, mean, std, type ClassReport } from './metrics.js';
 import {
   GRID_CONSTRAINTS,
@@ -124,25 +124,6 @@ interface PreparedSplit {
   weights: Float64Array | null;
 }
 
-interface Problem {
-  M: FeatureMatrix;
-  classes: number[];
-  codes: Int32Array;
-  counts: number[];
-}
-
-function prepareProblem(X: MatrixLike, y: ArrayLike<number>): Problem {
-  const M = toMatrix(X);
-  const labels = toLabels(y, M.rows);
-  const { classes, codes, counts } = encodeClasses(labels);
-  if (classes.length < 2) {
-    throw new DatasetError(`A classifier needs at least 2 classes; y has only the label ${classes[0]}.`, {
-      code: 'SVM_SINGLE_CLASS',
-      suggestion: 'Add samples of another class (one folder per class).',
-    });
-  }
-  return { M, classes, codes, counts };
-}
 
 function makeSplits(p: Problem, cv: ResolvedCvOptions, onWarning?: (m: string) => void): Split[] {
   const y = p.codes;
