@@ -4,7 +4,7 @@
  * `_parameter_constraints` habit). The grid search and cross-validation options are the SVM's
  * (`CvOptions`, `GridOptions` in options.ts).
  */
-import { checkOptions, type ClassWeight } from './options.js';
+import { bool, checkOptions, integer, positive, type ClassWeight, type Constraint } from './options.js';
 import { SCALER_KINDS, type ScalerKind } from './scaler.js';
 import { OptionsError } from '../errors.js';
 
@@ -75,13 +75,6 @@ export const LOGISTIC_DEFAULTS: Readonly<ResolvedLogisticOptions> = Object.freez
   maxIter: 100,
 });
 
-interface Constraint {
-  allowed: string;
-  ok: (v: unknown) => boolean;
-}
-const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
-const integer = (min: number) => (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
-const bool = (v: unknown): boolean => typeof v === 'boolean';
 
 export const LINEAR_CONSTRAINTS: Readonly<Record<keyof LinearOptions, Constraint>> = {
   C: { allowed: 'a positive number', ok: positive },

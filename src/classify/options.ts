@@ -98,15 +98,15 @@ function range(from: number, to: number, step: number): number[] {
   return out;
 }
 
-interface Constraint {
+export interface Constraint {
   /** What is allowed, for the message. */
   allowed: string;
   ok: (v: unknown) => boolean;
 }
 
-const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
-const integer = (min: number) => (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
-const bool = (v: unknown): boolean => typeof v === 'boolean';
+export const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+export const integer = (min: number) => (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+export const bool = (v: unknown): boolean => typeof v === 'boolean';
 const finiteArray = (v: unknown): boolean =>
   Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
