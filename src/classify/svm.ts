@@ -50,7 +50,7 @@ import { validateCalibrationJson, validateUnknownDetectorJson, type CalibrationJ
 import { applyCalibration } from '../trust/calibrate.js';
 import { GramEngine, SCALAR_FALLBACK_NOTICE } from './gram.js';
 import { Libsvm, assertFitsHeap } from './libsvm.js';
-import { encodeClasses, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
+import { prepareProblem, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { machines, ovrFromPairs, pairDecisions, probabilities, vote, type OvoMachines } from './ovo.js';
 import { resolveSvmOptions, type ResolvedSvmOptions, type SvmOptions } from './options.js';
 import { applyScaler, fitScaler, overallVariance, type ScalerState } from './scaler.js';
@@ -123,15 +123,7 @@ export class SvmClassifier {
   /** Learns from X (n x d) and labels y (n numbers, at least 2 distinct). Returns `this`. */
   async fit(X: MatrixLike, y: ArrayLike<number>, callbacks: FitCallbacks = {}): Promise<this> {
     const opts = resolveSvmOptions(this.options);
-    const M = toMatrix(X);
-    const labels = toLabels(y, M.rows);
-    const { classes, codes, counts } = encodeClasses(labels);
-    if (classes.length < 2) {
-      throw new DatasetError(`A classifier needs at least 2 classes; y has only the label ${classes[0]}.`, {
-        code: 'SVM_SINGLE_CLASS',
-        suggestion: 'Add samples of another class (one folder per class).',
-      });
-    }
+    const { M, classes, codes, counts } = prepareProblem(X, y);
     const minCount = Math.min(...counts);
     if (opts.probability && minCount < 5) {
       callbacks.onWarning?.(
