@@ -25,7 +25,7 @@ test('bottleneck extract flags parse into typed options with the documented defa
   assert.equal(ctx.json, false);
   assert.deepEqual(
     { ...ctx.options },
-    { model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', seed: 0, layer: undefined, pooling: 'avg', inputSize: undefined, crop: 'squash', batchSize: undefined /* extractFeatures' default: 32 on the CPU, 64 on a GPU */, backend: 'auto', cache: true, maxInputPixels: undefined },
+    { model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', seed: 0, layer: undefined, pooling: 'avg', inputSize: undefined, crop: 'squash', tta: 'none', batchSize: undefined /* extractFeatures' default: 32 on the CPU, 64 on a GPU */, backend: 'auto', cache: true, maxInputPixels: undefined },
   );
   const custom = await parseExtract(['d', '--out', 'o', '--model', 'mobilenet', '--alpha', '0.25', '--weights', 'w.h5', '--pooling', 'max', '--input-size', '160', '--crop', 'center', '--batch-size', '8', '--backend', 'wasm', '--no-cache', '--json']);
   assert.equal(custom.options.alpha, 0.25);
@@ -33,10 +33,12 @@ test('bottleneck extract flags parse into typed options with the documented defa
   assert.equal(custom.options.cache, false);
   assert.equal(custom.options.pooling, 'max');
   assert.equal(custom.json, true);
+  assert.equal((await parseExtract(['d', '--out', 'o', '--tta', 'flip'])).options.tta, 'flip');
 });
 
 test('invalid flag values are rejected with the allowed values', async () => {
   await assert.rejects(parseExtract(['d', '--out', 'o', '--pooling', 'mean']), /--pooling must be one of \[avg, max, none\]; received "mean"/);
+  await assert.rejects(parseExtract(['d', '--out', 'o', '--tta', 'mirror']), /--tta must be one of \[none, flip\]; received "mirror"/);
   await assert.rejects(parseExtract(['d', '--out', 'o', '--batch-size', '0']), /--batch-size must be an integer >= 1/);
   await assert.rejects(parseExtract(['d']), /required option '--out <prefix>'/);
 });

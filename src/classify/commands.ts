@@ -411,13 +411,15 @@ export async function svmNestedCrossValidate(featuresPrefix: string, options: Sv
 
 function checkBackbone(trained: BackboneInfo | undefined, features: BackboneInfo | undefined, modelPath: string, featuresSource: string): void {
   if (!trained || !features) return;
+  // TTA is named when either side has it: it is the one difference the other fields would not show.
+  const tta = trained.tta === 'flip' || features.tta === 'flip';
+  const describe = (b: BackboneInfo) => `${b.layer}, ${b.inputSize}px${tta ? `, tta ${b.tta ?? 'none'}` : ''}, fingerprint ${b.fingerprint.slice(0, 12)}`;
   if (trained.fingerprint !== features.fingerprint || trained.name !== features.name) {
     throw new FeaturesError(
-      `${featuresSource} was extracted with ${features.name} (${features.layer}, ${features.inputSize}px, fingerprint ${features.fingerprint.slice(0, 12)}) ` +
-        `but ${modelPath} was trained on ${trained.name} (${trained.layer}, ${trained.inputSize}px, fingerprint ${trained.fingerprint.slice(0, 12)}).`,
+      `${featuresSource} was extracted with ${features.name} (${describe(features)}) but ${modelPath} was trained on ${trained.name} (${describe(trained)}).`,
       {
         code: 'SVM_BACKBONE_MISMATCH',
-        suggestion: 'Extract the features with the same backbone, weights, layer, pooling and input size as the training features.',
+        suggestion: 'Extract the features with the same backbone, weights, layer, pooling, input size and --tta as the training features.',
       },
     );
   }

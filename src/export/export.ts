@@ -10,6 +10,11 @@
  * operators only. Class names, ftk version, backbone fingerprint, input description and a
  * training summary are in `metadata_props` (keys `ftk.*`, see EXPORT_METADATA_KEYS).
  *
+ * Flip test-time augmentation (`backbone.tta: 'flip'`, src/models/tta.ts) is in the graph too:
+ * the model input and its mirror (a Slice reversing the width axis) go through the backbone as one
+ * batch of 2N, and the two halves of its output are averaged (Reshape [2, N, D] + ReduceMean), as
+ * the extraction pipeline averages the two rows of each image: four operators, no custom ones.
+ *
  * Checks before anything is written: the model parses and validates; an SVM's backbone weight
  * file exists and hashes to the fingerprint the model recorded; every layer has an ONNX
  * translation. The file is written to a temporary name and renamed, so a failure leaves nothing.
@@ -29,7 +34,7 @@ import { loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type Fin
 import type { BackboneInfo } from '../formats/features.js';
 import type { RunReport } from '../formats/run_report.js';
 import { SVM_MODEL_FORMAT, type SvmModelJson } from '../formats/svm_model.js';
-import { backboneOptionsFrom, buildBackbone, resolveBackbone } from '../models/backbone.js';
+import { backboneOptionsFrom, buildBackbone, networkInfo, resolveBackbone } from '../models/backbone.js';
 import { formatTag } from '../predict/formats.js';
 import { selectBackend } from '../runtime/backend.js';
 import { exportOnnx, OnnxExportError } from '../runtime/onnx_export.js';
@@ -131,6 +136,8 @@ export async function buildClassifierOnnx(source: string, options: ExportOptions
       crop: loaded.input.crop,
       resize: 'bilinear, half-pixel centres, no antialiasing (Keras / TF ResizeBilinear)',
       preprocessing: loaded.input.preprocessing,
+      // Flip TTA happens inside the graph; said here so a reader of the metadata knows the features are averaged over two views.
+      ...(loaded.backbone.tta === 'flip' ? { tta: 'flip' } : {}),
     }),
     'ftk.training': JSON.stringify(loaded.training),
   };
@@ -225,7 +232,7 @@ async function loadSvm(file: string, options: ExportOptions): Promise<Loaded> {
     kind: 'svm',
     accuracy: grid ? grid.bestScore : null,
     accuracyHow: grid ? `${grid.folds}-fold cross-validation (grid search)` : null,
-    description: `${m.kernel} SVM (C=${m.C}${m.gamma !== null ? `, gamma=${m.gamma}` : ''}, ${m.scaler.kind} scaler${m.probA ? ', Platt probabilities' : ', one-vs-one vote'}) on ${info.name}${info.alpha !== undefined ? ` ${info.alpha}` : ''} ${info.layer} features`,
+    description: `${m.kernel} SVM (C=${m.C}${m.gamma !== null ? `, gamma=${m.gamma}` : ''}, ${m.scaler.kind} scaler${m.probA ? ', Platt probabilities' : ', one-vs-one vote'}) on ${info.name}${info.alpha !== undefined ? ` ${info.alpha}` : ''} ${info.layer} features${info.tta === 'flip' ? ' (flip TTA)' : ''}`,
     trainImages: m.training?.nSamples ?? null,
     createdAt: m.training?.createdAt ?? null,
   };
@@ -236,10 +243,26 @@ async function loadSvm(file: string, options: ExportOptions): Promise<Loaded> {
     backbone: info,
     build: async (g, modelInput) => {
       const graph = await backboneGraph(info, file, options);
-      const { output } = inlineOrFail(g, graph, modelInput, file);
+      const flip = info.tta === 'flip';
+      const inlined = inlineOrFail(g, graph, flip ? withMirror(g, modelInput) : modelInput, file);
+      const output = flip ? meanOfViews(g, inlined.output, m.nFeatures) : inlined.output;
       return { probabilities: addCalibration(g, addSvmHead(g, output, m, file), m.calibration), elemType: ElemType.DOUBLE };
     },
   };
+}
+
+/** Flip TTA, first half: NHWC [N, S, S, 3] -> [2N, S, S, 3], the N images then their mirrors (width axis reversed). */
+function withMirror(g: ClassifierGraph, nhwc: string): string {
+  // Slice from the last column to before the first with step -1: INT64_MIN as the end is ONNX's
+  // "to the start" for a negative step, whatever the width.
+  const mirrored = g.op('Slice', [nhwc, g.int64('mirror_start', [-1]), g.int64('mirror_end', [-(2 ** 63)]), g.int64('mirror_axes', [2]), g.int64('mirror_steps', [-1])], 'mirrored');
+  return g.op('Concat', [nhwc, mirrored], 'tta_views', { axis: 0 });
+}
+
+/** Flip TTA, second half: features [2N, D] of `withMirror`'s batch -> [N, D], each image's mean over its two views. */
+function meanOfViews(g: ClassifierGraph, features: string, d: number): string {
+  const split = g.op('Reshape', [features, g.int64('tta_views_shape', [2, -1, d])], 'tta_view_features');
+  return g.op('ReduceMean', [split], 'tta_mean', { axes: [0], keepdims: 0 });
 }
 
 /**
@@ -282,9 +305,11 @@ async function backboneGraph(info: BackboneInfo, source: string, options: Export
       `Restore the original weight file at ${info.weights}, or extract features and fit the SVM again with the new weights.`,
     );
   }
-  const cached = await findOnnxGraph(info.fingerprint, options.weightsDir);
+  // Cached under the network's fingerprint: the backbone graph is the same with and without TTA.
+  const network = networkInfo(info);
+  const cached = await findOnnxGraph(network.fingerprint, options.weightsDir);
   if (cached) {
-    options.onNotice?.(`Backbone graph: ${cached} (cached export of ${info.name}, fingerprint ${info.fingerprint.slice(0, 12)}).`);
+    options.onNotice?.(`Backbone graph: ${cached} (cached export of ${info.name}, fingerprint ${network.fingerprint.slice(0, 12)}).`);
     return new Uint8Array(await fsp.readFile(cached));
   }
   await selectBackend({ backend: 'auto' });

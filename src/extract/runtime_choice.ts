@@ -15,8 +15,12 @@
  * TF.js, when it runs the model on a GPU device, on that device's TF.js backend (WebGPU, or
  * tfjs-node-gpu for CUDA). A GPU session that cannot open is an error: ftk never drops to the CPU
  * (or from ONNX Runtime to TF.js on the CPU) when a GPU was chosen.
+ *
+ * The engine runs the network only: a backbone's test-time augmentation is applied around it by
+ * the extraction pipeline, so the engine is opened for `networkInfo` (the same cached ONNX graph
+ * serves a backbone with and without TTA).
  */
-import { buildBackbone, type ResolvedBackbone } from '../models/backbone.js';
+import { buildBackbone, networkInfo, type ResolvedBackbone } from '../models/backbone.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { TfjsEngine, type FeatureEngine } from '../runtime/engine.js';
 import { loadOnnxRuntime } from '../runtime/onnx_engine.js';
@@ -57,7 +61,8 @@ export interface OpenedEngine {
 const isDeviceError = (err: unknown): boolean => (err as { code?: string }).code === 'DEVICE_UNAVAILABLE';
 
 /** Opens the engine for a resolved backbone (see the module notes). */
-export async function openEngine(resolved: ResolvedBackbone, options: OpenEngineOptions = {}): Promise<OpenedEngine> {
+export async function openEngine(given: ResolvedBackbone, options: OpenEngineOptions = {}): Promise<OpenedEngine> {
+  const resolved: ResolvedBackbone = { ...given, info: networkInfo(given.info) };
   const wanted = options.runtime ?? 'auto';
   if (wanted !== 'auto' && !RUNTIME_NAMES.includes(wanted)) {
     throw new OptionsError(`Unknown runtime "${wanted as string}".`, { code: 'RUNTIME_UNKNOWN', suggestion: `Must be one of [auto, ${RUNTIME_NAMES.join(', ')}].` });

@@ -49,6 +49,12 @@ export interface BackboneInfo {
   inputSize: number;
   /** 'squash' (Keras' default resize) or 'center' (crop then resize). */
   crop: 'squash' | 'center';
+  /**
+   * Test-time augmentation (src/models/tta.ts): 'flip' = mean of the pooled features of the model
+   * input and of its horizontal mirror. Absent = 'none': written only for 'flip', so files of
+   * tta-less configurations are exactly as before it existed (and old files load as 'none').
+   */
+  tta?: 'none' | 'flip';
   /** Hash of all the above: the feature cache's model key. */
   fingerprint: string;
   /** Present for `onnx:` / `tfjs:` models. */

@@ -1,7 +1,9 @@
 /**
  * A backbone: a zoo architecture without its top, with weights, cut at a layer and pooled,
  * ready to turn preprocessed images into bottleneck features. Its fingerprint (architecture,
- * weights hash, layer, pooling, preprocessing, input size, crop) keys the feature cache.
+ * weights hash, layer, pooling, preprocessing, input size, crop, test-time augmentation) keys the
+ * feature cache. Test-time augmentation is applied around the network by whoever runs it
+ * (src/models/tta.ts); the network alone is `networkInfo(info)`.
  *
  * Models of other frameworks come in through the same door: `model` = `onnx:<file.onnx>`
  * (onnx_backbone.ts, ONNX Runtime) or `tfjs:<folder>` (tfjs_backbone.ts, TF.js graph or layers
@@ -19,6 +21,7 @@ import type { CustomPreprocessOptions } from './preprocess.js';
 import { getModelSpec } from './registry.js';
 import { randomizeWeights } from './random_weights.js';
 import { loadTfjsLayersModel, readTfjsModelSource, resolveTfjsModel } from './tfjs_backbone.js';
+import { resolveTta, type TtaMode } from './tta.js';
 import type { ModelSpec, Pooling, PreprocessMode } from './types.js';
 import { loadWeights, weightsSha256 } from './weights.js';
 
@@ -69,6 +72,12 @@ export interface BackboneOptions {
   /** 'squash' resizes the whole image (Keras' default); 'center' crops to square first. Default 'squash'. */
   crop?: 'squash' | 'center';
   /**
+   * Test-time augmentation: 'flip' makes each image's features the mean of the pooled features of
+   * the image and of its horizontal mirror (two forward passes per image; pooling 'none' is
+   * refused). Part of the fingerprint, so the cache keeps both kinds apart. Default 'none'.
+   */
+  tta?: TtaMode;
+  /**
    * `onnx:`/`tfjs:` models only (zoo models use Keras' mode for their architecture): how the
    * model's inputs were normalised: 'torch', 'tf', 'caffe', 'custom', or custom mean/std. Required
    * unless the model records it.
@@ -90,9 +99,13 @@ export interface Backbone {
   outputDim: number;
 }
 
-/** Hash of everything that changes the features of an image. */
+/**
+ * Hash of everything that changes the features of an image. `tta` enters the key only when it is
+ * 'flip': the fingerprints of tta-less configurations stay those computed before TTA existed, so
+ * users' feature caches, exported graphs and saved models keep matching.
+ */
 export function backboneFingerprint(info: Omit<BackboneInfo, 'fingerprint' | 'weights'>): string {
-  const key = JSON.stringify([
+  const fields: unknown[] = [
     info.name,
     info.alpha ?? null,
     info.weightsSha256,
@@ -101,8 +114,26 @@ export function backboneFingerprint(info: Omit<BackboneInfo, 'fingerprint' | 'we
     info.preprocessing,
     info.inputSize,
     info.crop,
-  ]);
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  ];
+  if (info.tta === 'flip') fields.push({ tta: 'flip' });
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 32);
+}
+
+/**
+ * The network a backbone runs, without its test-time augmentation: what the engines run and what
+ * the exported ONNX graph of the backbone is cached under (the graph is the same for both modes;
+ * TTA happens around it). Returns `info` itself when it has no TTA.
+ */
+export function networkInfo(info: BackboneInfo): BackboneInfo {
+  if (info.tta === undefined) return info;
+  const { tta: _tta, fingerprint: _fp, ...rest } = info;
+  return { ...rest, fingerprint: backboneFingerprint(rest) };
+}
+
+/** `info` with its test-time augmentation recorded: the field is written only for 'flip' (see BackboneInfo.tta). */
+function withTta<T extends Omit<BackboneInfo, 'fingerprint'>>(info: T, tta: TtaMode): T & Pick<BackboneInfo, 'fingerprint'> {
+  const recorded = tta === 'flip' ? { ...info, tta } : info;
+  return { ...recorded, fingerprint: backboneFingerprint(recorded) };
 }
 
 /** A backbone whose identity (fingerprint) is known but whose model is not built yet. */
@@ -136,6 +167,7 @@ export async function resolveBackbone(options: BackboneOptions): Promise<Resolve
   const inputSize = options.inputSize ?? spec.defaultInputSize;
   const pooling = options.pooling ?? 'avg';
   const crop = options.crop ?? 'squash';
+  const tta = resolveTta(options.tta, pooling);
   const weights = options.weights ?? 'imagenet';
   let sha: string;
   let weightsFile: string | undefined;
@@ -159,7 +191,7 @@ export async function resolveBackbone(options: BackboneOptions): Promise<Resolve
   const layer = options.layer ?? defaultLayerName(spec, alpha, inputSize);
   const preprocessing: PreprocessMode = spec.preprocessing;
   const partial = { name: spec.name, alpha, weightsSha256: sha, layer, pooling, preprocessing, inputSize, crop };
-  return { spec, alpha, weightsFile, info: { ...partial, weights: weightsFile ?? weights, fingerprint: backboneFingerprint(partial) } };
+  return { spec, alpha, weightsFile, info: withTta({ ...partial, weights: weightsFile ?? weights }, tta) };
 }
 
 async function resolveExternal(kind: 'onnx' | 'tfjs', file: string, options: BackboneOptions): Promise<ResolvedBackbone> {
@@ -170,6 +202,8 @@ async function resolveExternal(kind: 'onnx' | 'tfjs', file: string, options: Bac
   };
   flag('alpha', options.alpha);
   flag('weights', options.weights === 'imagenet' ? undefined : options.weights);
+  // Checked before the model file is read: a wrong option should not wait for a large file.
+  const tta = resolveTta(options.tta, options.pooling ?? 'avg');
   const resolve = kind === 'onnx' ? resolveOnnxModel : resolveTfjsModel;
   const partial: ExternalBackboneInfo = await resolve(file, {
     layer: options.layer,
@@ -178,7 +212,7 @@ async function resolveExternal(kind: 'onnx' | 'tfjs', file: string, options: Bac
     crop: options.crop,
     preprocess: options.preprocess,
   });
-  return { info: { ...partial, fingerprint: backboneFingerprint(partial) } };
+  return { info: withTta(partial, tta) };
 }
 
 const lastLayerNames = new Map<string, string>();
@@ -260,6 +294,7 @@ export function backboneOptionsFrom(info: BackboneInfo): BackboneOptions {
       inputSize: info.inputSize,
       crop: info.crop,
       preprocess: info.preprocessing,
+      ...(info.tta ? { tta: info.tta } : {}),
     };
   }
   const random = info.weightsSha256.startsWith('random:');
@@ -272,5 +307,6 @@ export function backboneOptionsFrom(info: BackboneInfo): BackboneOptions {
     pooling: info.pooling,
     inputSize: info.inputSize,
     crop: info.crop,
+    ...(info.tta ? { tta: info.tta } : {}),
   };
 }

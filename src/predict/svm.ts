@@ -1,7 +1,8 @@
 /**
  * `SavedClassifier` for SVM models (`ftk svm fit --out model.json`): images are turned into
  * bottleneck features with the backbone the model was trained on (name, weights, layer, pooling,
- * preprocessing, input size, crop: all recorded in the model), through the feature cache, then
+ * preprocessing, input size, crop, test-time augmentation: all recorded in the model, and
+ * `backboneOptionsFrom` passes every one of them on), through the feature cache, then
  * classified in JS from the stored support vectors.
  */
 import path from 'node:path';
@@ -31,7 +32,7 @@ export class SvmImageClassifier implements SavedClassifier {
     this.classes = model.classNames ?? model.classes_!.map(String);
     const b = model.backbone!;
     const what = model instanceof SvmClassifier ? `${(model.toJSON().params as { kernel?: string }).kernel ?? ''} SVM` : model.kind === 'logistic' ? 'logistic regression' : 'linear SVM (LinearSVC)';
-    this.description = `${what} on ${backboneLabel(b)} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}${b.external ? `, '${describePreprocess(b.preprocessing)}' preprocessing` : ''}), ${this.classes.length} classes`;
+    this.description = `${what} on ${backboneLabel(b)} ${b.layer} features (${b.pooling} pooling, ${b.inputSize}x${b.inputSize}${b.tta === 'flip' ? ', flip TTA' : ''}${b.external ? `, '${describePreprocess(b.preprocessing)}' preprocessing` : ''}), ${this.classes.length} classes`;
   }
 
   static async load(file: string): Promise<SvmImageClassifier> {

@@ -562,7 +562,7 @@ function timingSection(run: RunReport, d: DerivedReport): Section {
       ['weights', bb.weights],
       ['weights sha256', bb.weightsSha256],
       ['bottleneck layer', `${bb.layer} (pooling ${bb.pooling})`],
-      ['input', `${bb.inputSize}x${bb.inputSize}, ${bb.crop}, preprocessing ${describePreprocess(bb.preprocessing)}`],
+      ['input', `${bb.inputSize}x${bb.inputSize}, ${bb.crop}, preprocessing ${describePreprocess(bb.preprocessing)}${bb.tta === 'flip' ? ', flip TTA (mean with the mirror)' : ''}`],
       ['fingerprint', bb.fingerprint],
     ];
     b += kvTable(rows.map(([k, v]) => [h(k), k === 'weights sha256' || k === 'fingerprint' || k === 'weights' ? `<code>${h(v)}</code>` : h(v)]));

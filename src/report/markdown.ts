@@ -252,7 +252,7 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
           ['weights', m(b.weights)],
           ['weights sha256', m(b.weightsSha256)],
           ['bottleneck layer', m(`${b.layer} (pooling ${b.pooling})`)],
-          ['input', m(`${b.inputSize}x${b.inputSize}, ${b.crop}, preprocessing ${describePreprocess(b.preprocessing)}`)],
+          ['input', m(`${b.inputSize}x${b.inputSize}, ${b.crop}, preprocessing ${describePreprocess(b.preprocessing)}${b.tta === 'flip' ? ', flip TTA (mean with the mirror)' : ''}`)],
           ['fingerprint', m(b.fingerprint)],
         ],
       ),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ExtractOptions, SkippedFile } from '../../index.js';
 import { parseShard, type ShardSpec } from '../../extract/shard_spec.js';
 import { FtkError } from '../../errors.js';
+import { TTA_MODES } from '../../models/tta.js';
 import { BACKEND_NAMES, RUNTIME_NAMES } from '../../runtime/names.js';
 import { addDeviceFlag, deviceFromFlags } from '../device_flags.js';
 import { makeOutput, parseChoice, parseFloatFlag, parseIntFlag } from '../io.js';
@@ -50,6 +51,7 @@ export function extractContext(dataset: string, raw: Record<string, any>): Extra
       pooling: raw.pooling,
       inputSize: raw.inputSize,
       crop: raw.crop,
+      tta: raw.tta,
       ...(preprocess !== undefined ? { preprocess } : {}),
       batchSize: raw.batchSize,
       backend: raw.backend,
@@ -163,6 +165,12 @@ export function bottleneckCommand(
     .option('--pooling <mode>', 'global pooling of the bottleneck: avg, max, none', parseChoice('--pooling', ['avg', 'max', 'none'] as const), 'avg')
     .option('--input-size <px>', "square input size (default: the model's; required for onnx:/tfjs: models with dynamic H, W)", parseIntFlag('--input-size', 32))
     .option('--crop <mode>', 'squash (resize whole image, Keras default) or center (crop to square first)', parseChoice('--crop', ['squash', 'center'] as const), 'squash')
+    .option(
+      '--tta <mode>',
+      "test-time augmentation: none, or flip (each image's features = mean of the image's and its horizontal mirror's; twice the inference; pooled features only). Recorded with the features: models fitted on them predict with it",
+      parseChoice('--tta', TTA_MODES),
+      'none',
+    )
     .option('--batch-size <n>', 'images per inference batch (default: 32 on the CPU, 64 on a GPU)', parseIntFlag('--batch-size'))
     .option('--backend <name>', `tfjs backend: auto, ${BACKEND_NAMES.join(', ')}`, parseChoice('--backend', ['auto', ...BACKEND_NAMES] as const), 'auto')
     .option('--runtime <name>', `inference runtime: auto (ONNX Runtime when the model exports, else TF.js), ${RUNTIME_NAMES.join(', ')} (default: auto)`, parseChoice('--runtime', ['auto', ...RUNTIME_NAMES] as const))
