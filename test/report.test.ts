@@ -13,6 +13,8 @@ import { renderHtml, REPORT_CSP } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { differenceInterval95, estimateCrossover, foldMacroF1, macroF1Present, pairedComparison, pathResultFromCv, pathResultFromPredictions } from '../src/report/build.js';
 import { readRunReport, renderReport, writeReport } from '../src/report/report.js';
+import { crossoverInRange } from '../src/auto/curves.js';
+import { DECISION_RULE } from '../src/auto/decision.js';
 import { heatMap, intervalPlot, linePlot, logTicks, niceTicks } from '../src/report/svg.js';
 import { tempDir } from './helpers/images.js';
 import { parseContext } from './helpers/parse.js';
@@ -198,7 +200,7 @@ test('the run record: the fixtures validate; bad records are refused with the fi
   };
   assert.throws(bad((r) => delete r.dataset), (e: unknown) => e instanceof RunReportError && /dataset is missing/.test(e.message) && e.code === 'RUN_REPORT_INVALID');
   assert.throws(bad((r) => delete r.decision), /decision is missing/);
-  assert.throws(bad((r) => (r.decision.chosen = 'magic')), /decision.chosen must be one of \[svm, finetune, scratch\]; received "magic"/);
+  assert.throws(bad((r) => (r.decision.chosen = 'magic')), /decision.chosen must be one of \[svm, finetune, scratch, ensemble\]; received "magic"/);
   assert.throws(bad((r) => r.dataset.counts.pop()), /dataset.counts must hold 3 numbers/);
   assert.throws(bad((r) => r.paths[0].confusion.pop()), /paths\[0\].confusion must be 3 x 3/);
   assert.throws(bad((r) => (r.paths[1].predictions[4].predicted = 3)), /paths\[1\].predictions\[4\]: label and predicted must be class indices in \[0, 2\]/);
@@ -236,7 +238,7 @@ test('HTML report of a full record has every plot, each with a title and a descr
   // Numbers as the record holds them.
   assert.ok(page.includes('86.7%') && page.includes('90.0%') && page.includes('60.0%'), 'mean accuracies');
   assert.ok(page.includes('+3.3 pp') && page.includes('-8.5 to +15.1 pp'), 'paired difference and interval');
-  assert.ok(page.includes('crossover ~19'), 'crossover marked on the learning curves');
+  assert.ok(page.includes('crossover ~20'), 'crossover marked on the learning curves');
   assert.ok(page.includes('C = 2^3, gamma = 2^-7'), 'best grid point');
   assert.ok(page.includes('fine-tuning epochs 20 -&gt; 8'), 'budget cuts');
   assert.ok(page.includes('11.3 img/s'), 'images/s');
@@ -414,23 +416,13 @@ test('pairedComparison: differences fold by fold with an unclipped t interval', 
   assert.throws(() => pairedComparison(a, { ...b, foldAccuracies: [1] }), /same folds: finetune has 3 fold accuracies, svm has 1/);
 });
 
-test('estimateCrossover interpolates in log size, extrapolates a closing gap, and says when there is none', () => {
-  const curve = (path: 'svm' | 'finetune', accs: number[], sizes = [10, 100, 1000]): LearningCurve => ({
-    path,
-    points: sizes.map((n, i) => ({ fraction: n / sizes[sizes.length - 1], trainSize: n, meanAccuracy: accs[i] })),
-  });
-  // d = -0.1 at 10, +0.1 at 100: halfway in log space -> sqrt(10 * 100) = 31.6
-  assert.deepEqual(estimateCrossover(curve('svm', [0.8, 0.8, 0.8]), curve('finetune', [0.7, 0.9, 0.95])), { from: 'svm', to: 'finetune', trainSize: 32, extrapolated: false });
-  const ahead = estimateCrossover(curve('svm', [0.5, 0.6, 0.7]), curve('finetune', [0.6, 0.7, 0.8]));
-  assert.equal(ahead.trainSize, null);
-  assert.match(ahead.note!, /finetune is ahead already at the smallest measured size \(10 images\)/);
-  // Gap -0.2 at 100, -0.1 at 1000 -> closes by 0.1 per decade -> crossover at 10,000.
-  const ex = estimateCrossover(curve('svm', [0.9, 0.9, 0.9]), curve('finetune', [0.6, 0.7, 0.8]));
-  assert.equal(ex.trainSize, 10000);
-  assert.equal(ex.extrapolated, true);
-  const never = estimateCrossover(curve('svm', [0.9, 0.9, 0.9]), curve('finetune', [0.8, 0.8, 0.7]));
-  assert.equal(never.trainSize, null);
-  assert.match(never.note!, /not closing/);
+test('estimateCrossover is the old name of crossoverInRange: no extrapolation any more', () => {
+  const curve = (path: 'svm' | 'finetune', accs: number[]): LearningCurve => ({ path, points: [10, 100, 1000].map((n, i) => ({ fraction: n / 1000, trainSize: n, meanAccuracy: accs[i] })) });
+  // A closing gap that the old estimate extrapolated to 10,000 images: now no crossover.
+  const a = curve('svm', [0.9, 0.9, 0.9]);
+  const b = curve('finetune', [0.6, 0.7, 0.8]);
+  assert.deepEqual(estimateCrossover(a, b), crossoverInRange(a, b));
+  assert.equal(estimateCrossover(a, b).trainSize, null);
 });
 
 test('Markdown report: tables keep their shape whatever the names hold', () => {
@@ -445,7 +437,65 @@ test('Markdown report: tables keep their shape whatever the names hold', () => {
   }
   assert.match(text, /\| fold \| SVM \| fine-tune \| scratch \| fine-tune - SVM \|/);
   assert.match(text, /\*\*86\.0\*\*/, 'best grid cell in bold');
-  assert.match(text, /fine-tune overtakes SVM at about 19 training images/);
+  assert.match(text, /fine-tune overtakes SVM at about 20 training images \(interpolated between 12 and 24 training images, fractions 0\.25 and 0\.5\)/);
+  assert.match(text, /scratch vs fine-tune: no crossover in the measured range, 5 to 48 training images: fine-tune is ahead or level at every measured size/);
+});
+
+test('a record with candidates renders the Candidates table and the decision rule; an ensemble path renders like the others', async () => {
+  const r = clone(full);
+  r.decision.rule = DECISION_RULE;
+  r.decision.excluded = [{ id: 'scratch', why: 'Small CNN completed 1 outer fold (fold 2); of the 5 folds SVM and Fine-tuning both completed it shares only fold 2: <no interval>.' }];
+  r.candidates = [
+    { id: 'ft-lr1e-3', path: 'finetune', label: 'fine-tune, lr 1e-3', config: { learningRate: 0.001, freeze: 14 }, innerScores: [0.6, null, null, null, null], picked: 0, ms: 60_000, pruned: '12 points behind the best after 3 epochs' },
+    { id: 'svm-C2', path: 'svm', label: 'RBF SVM, C = 2^1', config: { kernel: 'rbf', C: 2, gamma: 0.0078125 }, innerScores: [0.84, 0.87, 0.83, 0.85, 0.86], picked: 2, outerAccuracies: [null, 0.9, null, null, 0.85], ms: 900 },
+    { id: 'svm-C8', path: 'svm', label: 'RBF SVM <C = 2^3>', config: { kernel: 'rbf', C: 8, gamma: 0.0078125 }, innerScores: [0.85, 0.86, 0.84, 0.87, 0.85], picked: 3, outerAccuracies: [0.9, null, 0.8, 0.85, null], ms: 1200 },
+    { id: 'ft-lr1e-4', path: 'finetune', label: 'fine-tune, lr 1e-4', config: { learningRate: 0.0001, freeze: 14 }, innerScores: [0.9, 0.91, 0.88, 0.9, 0.92], picked: 5, outerAccuracies: [0.9, 0.92, 0.85, 0.88, 0.95], ms: 400_000, capHit: 'epoch cap 30 reached in folds 2, 4' },
+  ];
+  r.paths!.push({ ...clone(r.paths![1]), path: 'ensemble', label: 'mean of the calibrated probabilities' });
+  r.decision.chosen = 'ensemble';
+  const run = validateRunReport(r);
+  const d = deriveReport(run);
+  // Grouped by path in order of appearance, most picked first.
+  assert.deepEqual(d.candidates.map((c) => c.id), ['ft-lr1e-4', 'ft-lr1e-3', 'svm-C8', 'svm-C2']);
+  assert.ok(Math.abs(d.candidates[2].meanInnerScore! - 0.854) < 1e-12 && Math.abs(d.candidates[2].meanOuterAccuracy! - 0.85) < 1e-12);
+  const page = html(run);
+  assert.ok(!/NaN|undefined|Infinity|\[object Object\]/.test(page));
+  assert.match(page, /<li><a href="#candidates">Candidates<\/a><\/li>/);
+  const section = /<section id="candidates"[\s\S]*?<\/section>/.exec(page)![0];
+  assert.match(section, /<th>path<\/th><th>candidate<\/th><th>settings<\/th><th class="n">mean inner score<\/th><th class="n">picked<\/th><th class="n">outer accuracy where picked<\/th><th class="n">time<\/th><th>pruned \/ cap<\/th>/);
+  assert.ok(section.includes('RBF SVM &lt;C = 2^3&gt;'), 'labels escaped');
+  assert.match(section, /<td class="n">85\.4%<\/td><td class="n">3 of 5<\/td><td class="n">85\.0% \(3 folds\)<\/td><td class="n">1\.20 s<\/td>/);
+  assert.match(section, /<td class="n">60\.0% \(1 of 5 folds\)<\/td><td class="n">0 of 5<\/td><td class="n">n\/a<\/td><td class="n">1 min 0 s<\/td><td>pruned: 12 points behind the best after 3 epochs<\/td>/);
+  assert.ok(section.includes('epoch cap 30 reached in folds 2, 4') && section.includes('<code>kernel=rbf, C=8, gamma=0.007813</code>'));
+  assert.ok(page.includes(`<p class="rule"><strong>Decision rule.</strong> ${escapeHtml(DECISION_RULE)}</p>`));
+  assert.ok(page.includes('shares only fold 2: &lt;no interval&gt;.'), 'excluded contender, escaped');
+  assert.ok(page.includes('<span class="swatch" style="background:#CC79A7"></span>Ensemble of SVM and fine-tuning <strong>(chosen)</strong>'));
+  const text = md(run);
+  assert.match(text, /## Candidates\n\n[^\n]+\n\n\| path \| candidate \| settings \| mean inner score \| picked \| outer accuracy where picked \| time \| pruned \/ cap \|/);
+  assert.match(text, /\| SVM \| \*\*RBF SVM &lt;C = 2\^3>\*\* \| kernel=rbf, C=8, gamma=0\.007813 \| 85\.4% \| 3 of 5 \| 85\.0% \(3 folds\) \| 1\.20 s \|  \|/);
+  assert.ok(text.includes(`**Decision rule.** ${escapeMarkdown(DECISION_RULE)}`));
+  assert.match(text, /\*\*Not compared\*\* \(too few folds in common\):\n\n- Small CNN completed 1 outer fold/);
+  for (const block of text.split('\n\n').filter((b) => b.startsWith('| '))) {
+    const widths = block.split('\n').map((row) => row.replace(/\\\|/g, '').split('|').length);
+    assert.ok(widths.every((w) => w === widths[0]), `rows of one table have one width:\n${block}`);
+  }
+  assert.equal((await renderReport(run, { generatedAt: 'T' })).json.derived.candidates.length, 4, 'report.json carries the summaries');
+  // Records without candidates (all records before issue 14) have no such section.
+  assert.ok(!html(full).includes('id="candidates"') && !md(full).includes('## Candidates'));
+});
+
+test('the run record: candidates and the decision rule are checked when present', () => {
+  const r = clone(full) as any;
+  const good = { id: 'svm-C8', path: 'svm', label: 'x', config: { C: 8 }, innerScores: [0.8, 0.8, 0.8, 0.8, null], picked: 1, ms: 5 };
+  assert.doesNotThrow(() => validateRunReport({ ...r, candidates: [good], decision: { ...r.decision, rule: 'r', excluded: [{ id: 'a', why: 'b' }] } }));
+  const bad = (c: object, what: RegExp) => assert.throws(() => validateRunReport({ ...r, candidates: [{ ...good, ...c }] }), what);
+  bad({ innerScores: [0.8] }, /candidates\[0\]\.innerScores must hold 5 entries \(one per outer fold\); it has 1/);
+  bad({ path: 'magic' }, /candidates\[0\]\.path must be one of \[svm, finetune, scratch, ensemble\]; received "magic"/);
+  bad({ picked: 6 }, /candidates\[0\]\.picked must be a count of outer folds in \[0, 5\]/);
+  bad({ outerAccuracies: [1] }, /candidates\[0\]\.outerAccuracies must be a list of numbers or null, one per outer fold \(5\)/);
+  bad({ config: { C: [8] } }, /candidates\[0\]\.config must be an object of strings, numbers and booleans/);
+  assert.throws(() => validateRunReport({ ...r, decision: { ...r.decision, excluded: [{ id: 'a' }] } }), /decision\.excluded must be a list of \{id, why\}/);
+  assert.throws(() => validateRunReport({ ...r, decision: { ...r.decision, rule: 3 } }), /decision\.rule must be a string/);
 });
 
 async function writeImages(root: string, run: RunReport, except: Set<string>): Promise<void> {

@@ -21,9 +21,12 @@ import type { TrustRunReport } from './trust.js';
 export const RUN_REPORT_FORMAT = 'ftk-run';
 export const RUN_REPORT_FORMAT_VERSION = 1;
 
-/** The three ways ftk can train a classifier. */
-export type PathName = 'svm' | 'finetune' | 'scratch';
-export const PATH_NAMES: readonly PathName[] = Object.freeze(['svm', 'finetune', 'scratch'] as const);
+/**
+ * The ways ftk can train a classifier, plus 'ensemble': the mean of the SVM's and the fine-tuned
+ * model's calibrated probabilities, scored by `ftk auto` on the same outer folds as the paths.
+ */
+export type PathName = 'svm' | 'finetune' | 'scratch' | 'ensemble';
+export const PATH_NAMES: readonly PathName[] = Object.freeze(['svm', 'finetune', 'scratch', 'ensemble'] as const);
 
 export interface RunReport {
   format: typeof RUN_REPORT_FORMAT;
@@ -57,6 +60,34 @@ export interface RunReport {
   warnings?: string[];
   /** Calibration and unknown detection of the refitted winner (src/trust). */
   trust?: TrustRunReport;
+  /**
+   * Every configuration each path tried inside the training folds (nested selection), with how
+   * often it was picked and how it did on the outer folds where it was.
+   */
+  candidates?: CandidateReport[];
+}
+
+/** One configuration of one path, as the nested selection saw it across the outer folds. */
+export interface CandidateReport {
+  /** Unique within the run, e.g. 'svm-rbf-C8-g0.008', 'finetune-freeze14-lr1e-4'. */
+  id: string;
+  path: PathName;
+  /** Human description, e.g. 'RBF SVM, C = 2^3, gamma = 2^-7'. */
+  label: string;
+  /** The settings that make this candidate, by name. */
+  config: Record<string, string | number | boolean>;
+  /** Per outer fold: its score inside that fold's training rows (inner CV / validation); null = not evaluated there (pruned, budget). */
+  innerScores: (number | null)[];
+  /** Outer folds whose selection picked it. */
+  picked: number;
+  /** Per outer fold: its outer (held-out) accuracy where it was picked, else null. */
+  outerAccuracies?: (number | null)[];
+  /** Time spent on it over all folds. */
+  ms: number;
+  /** Why it was dropped early, e.g. 'stopped after 3 epochs: 12 points behind the best at the same epoch'. */
+  pruned?: string;
+  /** A limit it ran into, e.g. 'epoch cap 30 reached in folds 2, 4'. */
+  capHit?: string;
 }
 
 export interface SizeStats {
@@ -111,6 +142,10 @@ export interface Decision {
   prior?: DecisionPrior;
   /** What the measurements said. */
   evidence?: DecisionEvidence;
+  /** The decision rule in words (src/auto/decision.ts `DECISION_RULE`), as applied. */
+  rule?: string;
+  /** Contenders left out of the comparison (too few folds in common), each with why. */
+  excluded?: { id: string; why: string }[];
 }
 
 export interface DecisionPrior {
@@ -374,6 +409,10 @@ export function validateRunReport(obj: unknown, source = 'run.json'): RunReport 
   check(isStrArray(dec!.reasons), 'decision.reasons must be a list of strings');
   if (dec!.prior !== undefined) check(isPath(dec!.prior.favours) && isStrArray(dec!.prior.reasons), 'decision.prior must be {favours, reasons}');
   if (dec!.evidence !== undefined) check(isStrArray(dec!.evidence.reasons), 'decision.evidence.reasons must be a list of strings');
+  if (dec!.rule !== undefined) check(typeof dec!.rule === 'string', 'decision.rule must be a string');
+  if (dec!.excluded !== undefined) {
+    check(Array.isArray(dec!.excluded) && dec!.excluded.every((e) => e && typeof e.id === 'string' && typeof e.why === 'string'), 'decision.excluded must be a list of {id, why}');
+  }
   if (r.paths !== undefined) {
     check(Array.isArray(r.paths), 'paths must be a list');
     r.paths.forEach((p, i) => checkPath(p, i, k, check));
@@ -414,5 +453,31 @@ export function validateRunReport(obj: unknown, source = 'run.json'): RunReport 
     if (t.calibration !== undefined) check(Array.isArray(t.calibration) && t.calibration.every((c) => isPath(c.path) && c.calibration && typeof c.calibration === 'object'), 'trust.calibration must be a list of {path, calibration}');
     if (t.unknown !== undefined) check(isPath(t.unknown.path) && isNum(t.unknown.threshold) && Array.isArray(t.unknown.edges) && Array.isArray(t.unknown.counts), 'trust.unknown must be {path, threshold, edges, counts}');
   }
+  if (r.candidates !== undefined) {
+    check(Array.isArray(r.candidates), 'candidates must be a list');
+    r.candidates.forEach((c, i) => checkCandidate(c, i, r.folds?.k, check));
+  }
   return r as RunReport;
+}
+
+function checkCandidate(c: CandidateReport, i: number, k: number | undefined, check: Check): void {
+  const at = `candidates[${i}]`;
+  check(c !== null && typeof c === 'object', `${at} must be an object`);
+  check(typeof c.id === 'string' && c.id.length > 0, `${at}.id must be a non-empty string`);
+  check(isPath(c.path), `${at}.path must be one of [${PATH_NAMES.join(', ')}]; received ${JSON.stringify(c.path)}`);
+  check(typeof c.label === 'string', `${at}.label must be a string`);
+  check(
+    c.config !== null && typeof c.config === 'object' && !Array.isArray(c.config) && Object.values(c.config).every((v) => typeof v === 'string' || typeof v === 'boolean' || isNum(v)),
+    `${at}.config must be an object of strings, numbers and booleans`,
+  );
+  const scores = (a: unknown) => Array.isArray(a) && a.every((x) => x === null || isNum(x));
+  check(scores(c.innerScores), `${at}.innerScores must be a list of numbers or null (one per outer fold)`);
+  if (k !== undefined) check(c.innerScores.length === k, `${at}.innerScores must hold ${k} entries (one per outer fold); it has ${c.innerScores.length}`);
+  check(Number.isInteger(c.picked) && c.picked >= 0 && c.picked <= c.innerScores.length, `${at}.picked must be a count of outer folds in [0, ${c.innerScores.length}]`);
+  if (c.outerAccuracies !== undefined) {
+    check(scores(c.outerAccuracies) && c.outerAccuracies.length === c.innerScores.length, `${at}.outerAccuracies must be a list of numbers or null, one per outer fold (${c.innerScores.length})`);
+  }
+  check(isNum(c.ms) && c.ms >= 0, `${at}.ms must be a number >= 0`);
+  if (c.pruned !== undefined) check(typeof c.pruned === 'string', `${at}.pruned must be a string`);
+  if (c.capHit !== undefined) check(typeof c.capHit === 'string', `${at}.capHit must be a string`);
 }

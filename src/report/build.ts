@@ -6,9 +6,10 @@
  * - `pathResultFromPredictions`: any path's out-of-fold predictions -> `PathResult` (fine-tuning)
  * - `gridFromSearch`: a `GridSearchResult` -> `GridReport`
  * - `pairedComparison`: two `PathResult`s on the same folds -> `PairedComparison`
- * - `estimateCrossover`: two learning curves -> `Crossover`
+ * - `estimateCrossover`: the old name of `crossoverInRange` (src/auto/curves.ts)
  */
 import { OptionsError } from '../errors.js';
+import { crossoverInRange } from '../auto/curves.js';
 import type { CrossValidationResult, GridSearchResult } from '../classify/search.js';
 import { confusionMatrix, mean, meanInterval95, perClass, std, t975 } from '../classify/metrics.js';
 import type { Crossover, GridReport, LearningCurve, OofPrediction, PairedComparison, PathName, PathResult } from '../formats/run_report.js';
@@ -199,46 +200,8 @@ export function pairedComparison(a: PathResult, b: PathResult): PairedComparison
   return { a: a.path, b: b.path, differences, meanDifference: mean(differences), ci95: differenceInterval95(differences) };
 }
 
-/** Extrapolations further than this factor beyond the measured sizes are not reported. */
-const MAX_EXTRAPOLATION = 100;
-
 /**
- * Where curve `to` overtakes curve `from`, by linear interpolation of the accuracy difference in
- * log(training size) between the measured sizes both curves share. When `to` is behind at every
- * size but closing, the last two sizes are extrapolated (up to 100x the largest size) and the
- * estimate is marked `extrapolated`.
+ * @deprecated Use `crossoverInRange` (src/auto/curves.ts): points matched by fraction, a crossover
+ * only between two measured sizes, never extrapolated. Kept under the old name for existing callers.
  */
-export function estimateCrossover(from: LearningCurve, to: LearningCurve): Crossover {
-  const at = new Map(to.points.map((p) => [p.trainSize, p.meanAccuracy]));
-  const shared = from.points
-    .filter((p) => at.has(p.trainSize) && p.trainSize > 0)
-    .sort((a, b) => a.trainSize - b.trainSize)
-    .map((p) => ({ n: p.trainSize, d: at.get(p.trainSize)! - p.meanAccuracy }));
-  const base = { from: from.path, to: to.path };
-  if (shared.length === 0) return { ...base, trainSize: null, note: 'the curves share no training size' };
-  if (shared[0].d > 0) {
-    return { ...base, trainSize: null, note: `${to.path} is ahead already at the smallest measured size (${shared[0].n} images)` };
-  }
-  for (let i = 1; i < shared.length; i++) {
-    const [p, q] = [shared[i - 1], shared[i]];
-    if (p.d <= 0 && q.d > 0) {
-      const t = p.d === q.d ? 0 : -p.d / (q.d - p.d);
-      const n = Math.exp(Math.log(p.n) + t * (Math.log(q.n) - Math.log(p.n)));
-      return { ...base, trainSize: Math.round(n), extrapolated: false };
-    }
-  }
-  const last = shared[shared.length - 1];
-  if (last.d > 0) return { ...base, trainSize: null, note: `the lead changes more than once; ${to.path} is ahead at ${last.n} images` };
-  if (shared.length >= 2) {
-    const prev = shared[shared.length - 2];
-    const slope = (last.d - prev.d) / (Math.log(last.n) - Math.log(prev.n));
-    if (slope > 0) {
-      const n = Math.exp(Math.log(last.n) - last.d / slope);
-      if (n <= last.n * MAX_EXTRAPOLATION) {
-        return { ...base, trainSize: Math.round(n), extrapolated: true, note: `extrapolated from the last two sizes (${prev.n} and ${last.n} images)` };
-      }
-      return { ...base, trainSize: null, note: `${from.path} is ahead at every measured size; the gap closes too slowly to place a crossover within ${MAX_EXTRAPOLATION}x the data` };
-    }
-  }
-  return { ...base, trainSize: null, note: `${from.path} is ahead at every measured size and the gap is not closing` };
-}
+export const estimateCrossover: (a: LearningCurve, b: LearningCurve) => Crossover = crossoverInRange;

@@ -1,10 +1,11 @@
 /**
  * Numbers the report shows that are computed from the run record rather than stored in it:
  * class imbalance, macro-F1 intervals (from per-fold macro-F1 or the out-of-fold predictions),
- * the most confidently wrong images, images/s per stage. Pure functions of the record.
+ * the most confidently wrong images, images/s per stage, the candidates' mean scores. Pure
+ * functions of the record.
  */
 import { mean, meanInterval95 } from '../classify/metrics.js';
-import type { PathName, PathResult, RunReport } from '../formats/run_report.js';
+import type { CandidateReport, PathName, PathResult, RunReport } from '../formats/run_report.js';
 import { foldMacroF1 } from './build.js';
 
 export interface WrongPrediction {
@@ -39,6 +40,29 @@ export interface StageThroughput {
   path?: PathName;
 }
 
+/** One candidate of the nested selection, summed up over the outer folds. */
+export interface CandidateSummary {
+  id: string;
+  path: PathName;
+  label: string;
+  config: Record<string, string | number | boolean>;
+  /** Mean of its inner scores over the outer folds where it was evaluated (null: nowhere). */
+  meanInnerScore: number | null;
+  /** Outer folds where it was evaluated inside the training fold. */
+  innerFolds: number;
+  /** Outer folds of the run (entries of `innerScores`). */
+  folds: number;
+  /** Outer folds whose selection picked it. */
+  picked: number;
+  /** Mean outer accuracy over the folds where it was picked (null: never picked, or not recorded). */
+  meanOuterAccuracy: number | null;
+  /** Outer folds behind `meanOuterAccuracy`. */
+  outerFolds: number;
+  ms: number;
+  /** Why it was pruned and which cap it hit, joined ('' when neither). */
+  note: string;
+}
+
 export interface DerivedReport {
   totalImages: number;
   /** Largest class count / smallest (null when a class is empty). */
@@ -52,6 +76,11 @@ export interface DerivedReport {
   bestPath: PathName | null;
   confidentlyWrong: ConfidentlyWrong | null;
   throughput: StageThroughput[];
+  /**
+   * The candidates of the nested selection (empty when the record has none): grouped by path in
+   * the order the paths first appear, then most often picked first, then best mean inner score.
+   */
+  candidates: CandidateSummary[];
 }
 
 export interface DeriveOptions {
@@ -88,6 +117,33 @@ function confidentlyWrong(run: RunReport, max: number): ConfidentlyWrong | null 
   return { path: src.path, order: hasProb ? 'confidence' : 'file', totalWrong: wrong.length, totalPredictions: preds.length, items: items.slice(0, max) };
 }
 
+function present(xs: readonly (number | null)[] | undefined): number[] {
+  return (xs ?? []).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+}
+
+function candidateSummaries(candidates: readonly CandidateReport[]): CandidateSummary[] {
+  const pathOrder = [...new Set(candidates.map((c) => c.path))];
+  const out = candidates.map((c): CandidateSummary => {
+    const inner = present(c.innerScores);
+    const outer = present(c.outerAccuracies);
+    return {
+      id: c.id,
+      path: c.path,
+      label: c.label,
+      config: { ...c.config },
+      meanInnerScore: inner.length ? mean(inner) : null,
+      innerFolds: inner.length,
+      folds: c.innerScores.length,
+      picked: c.picked,
+      meanOuterAccuracy: outer.length ? mean(outer) : null,
+      outerFolds: outer.length,
+      ms: c.ms,
+      note: [c.pruned && `pruned: ${c.pruned}`, c.capHit].filter(Boolean).join('; '),
+    };
+  });
+  return out.sort((a, b) => pathOrder.indexOf(a.path) - pathOrder.indexOf(b.path) || b.picked - a.picked || (b.meanInnerScore ?? -1) - (a.meanInnerScore ?? -1));
+}
+
 export function deriveReport(run: RunReport, options: DeriveOptions = {}): DerivedReport {
   const max = options.maxWrong ?? MAX_WRONG_DEFAULT;
   const counts = run.dataset.counts;
@@ -110,5 +166,6 @@ export function deriveReport(run: RunReport, options: DeriveOptions = {}): Deriv
       ...(s.path ? { path: s.path } : {}),
       imagesPerSecond: s.images && s.ms > 0 ? (s.images * 1000) / s.ms : null,
     })),
+    candidates: candidateSummaries(run.candidates ?? []),
   };
 }

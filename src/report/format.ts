@@ -3,7 +3,7 @@
  * hold `<`, `&`, quotes, `|`) and number formatting (one style everywhere: accuracies as
  * percentages with one decimal, differences in percentage points, durations in ms / s / min).
  */
-import type { PathName } from '../formats/run_report.js';
+import type { Crossover, PathName } from '../formats/run_report.js';
 
 /** Shown for a number that is missing or not finite. */
 export const MISSING = 'n/a';
@@ -121,6 +121,7 @@ export const PATH_TITLES: Readonly<Record<PathName, string>> = Object.freeze({
   svm: 'SVM on bottleneck features',
   finetune: 'Fine-tuning',
   scratch: 'Small CNN from scratch',
+  ensemble: 'Ensemble of SVM and fine-tuning',
 });
 
 /** Short names for legends and tables. */
@@ -128,6 +129,7 @@ export const PATH_SHORT: Readonly<Record<PathName, string>> = Object.freeze({
   svm: 'SVM',
   finetune: 'fine-tune',
   scratch: 'scratch',
+  ensemble: 'ensemble',
 });
 
 /** Okabe-Ito colours (distinguishable with the common colour-vision deficiencies). */
@@ -135,7 +137,18 @@ export const PATH_COLORS: Readonly<Record<PathName, string>> = Object.freeze({
   svm: '#0072B2',
   finetune: '#D55E00',
   scratch: '#009E73',
+  ensemble: '#CC79A7',
 });
+
+/** One sentence about a crossover of two learning curves (HTML and Markdown say the same). */
+export function crossoverText(c: Crossover): string {
+  if (c.trainSize === null) {
+    // Notes written by crossoverInRange already say 'no crossover ...'.
+    const note = c.note ?? '';
+    return `${PATH_SHORT[c.from]} vs ${PATH_SHORT[c.to]}: ${/^no crossover/.test(note) ? note : `no crossover${note ? ` (${note})` : ''}`}`;
+  }
+  return `${PATH_SHORT[c.to]} overtakes ${PATH_SHORT[c.from]} at about ${num(c.trainSize)} training images${c.extrapolated ? ' (extrapolated)' : ''}${c.note ? ` (${c.note})` : ''}`;
+}
 
 /** Cuts text to `max` characters with an ellipsis (labels in plots; the full text goes in tables). */
 export function truncate(text: string, max: number): string {

@@ -6,13 +6,13 @@
  * part becomes a one-line note in its section.
  */
 import { describeDevice } from '../formats/device.js';
-import type { PathName, PathResult, RunReport } from '../formats/run_report.js';
+import type { PathResult, RunReport } from '../formats/run_report.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
 import {
+  crossoverText,
   PATH_COLORS,
   PATH_SHORT,
-  PATH_TITLES,
   decimalsFor,
   duration,
   escapeHtml as h,
@@ -28,6 +28,8 @@ import {
   rate,
   sig,
 } from './format.js';
+import { candidatesSectionHtml, decisionRuleHtml } from './contest.js';
+import { collapsible, figure, kvTable, list, missing, pathName, swatch, table, type Section } from './html_parts.js';
 import { barPlot, heatMap, intervalPlot, linePlot } from './svg.js';
 import type { Thumbnail } from './thumbnails.js';
 import { trustSectionsHtml } from './trust.js';
@@ -91,55 +93,8 @@ footer { margin-top: 40px; color: #666; font-size: 12.5px; border-top: 1px solid
 @media print { body { background: #fff; } main { padding: 0; } nav { display: none; } }
 `;
 
-type Section = { id: string; title: string; body: string };
-
 function cls(run: RunReport, i: number): string {
   return run.dataset.classes[i] ?? `class ${i}`;
-}
-
-function pathName(p: PathName): string {
-  return PATH_TITLES[p] ?? p;
-}
-
-function swatch(p: PathName): string {
-  return `<span class="swatch" style="background:${PATH_COLORS[p]}"></span>`;
-}
-
-function figure(svg: string, caption?: string): string {
-  return `<figure class="plot">${svg}${caption ? `<figcaption>${h(caption)}</figcaption>` : ''}</figure>`;
-}
-
-function missing(text: string): string {
-  return `<p class="missing">${h(text)}</p>`;
-}
-
-function list(items: readonly string[]): string {
-  return items.length ? `<ul>${items.map((s) => `<li>${h(s)}</li>`).join('')}</ul>` : '';
-}
-
-/**
- * A table; cells are pre-escaped HTML; `numeric` marks right-aligned columns; `groups` adds a
- * header row of column groups ([label, span]). Wide tables scroll instead of overflowing.
- */
-function table(head: string[], rows: string[][], numeric: boolean[] = [], rowClass: (i: number) => string = () => '', groups?: [string, number][]): string {
-  const th = head.map((c, i) => `<th${numeric[i] ? ' class="n"' : ''}>${c}</th>`).join('');
-  const group = groups ? `<tr>${groups.map(([g, span]) => `<th class="group" colspan="${span}">${g}</th>`).join('')}</tr>` : '';
-  const body = rows
-    .map((r, ri) => {
-      const c = rowClass(ri);
-      return `<tr${c ? ` class="${c}"` : ''}>${r.map((v, i) => `<td${numeric[i] ? ' class="n"' : ''}>${v}</td>`).join('')}</tr>`;
-    })
-    .join('');
-  return `<div class="scroll"><table><thead>${group}<tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
-}
-
-/** A two-column table of names and values (pre-escaped HTML), without a header row. */
-function kvTable(rows: [string, string][]): string {
-  return `<div class="scroll"><table><tbody>${rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td>${v}</td></tr>`).join('')}</tbody></table></div>`;
-}
-
-function collapsible(summary: string, inner: string, open: boolean): string {
-  return `<details${open ? ' open' : ''}><summary>${h(summary)}</summary>${inner}</details>`;
 }
 
 function paramsText(p: PathResult['params']): string {
@@ -169,6 +124,7 @@ function decisionSection(run: RunReport, d: DerivedReport): Section {
     if (dec.evidence.best) b += `<p>Best mean accuracy: <strong>${h(pathName(dec.evidence.best))}</strong>.</p>`;
     b += list(dec.evidence.reasons);
   } else b += missing('No measurements were recorded: the decision rests on the prior.');
+  b += decisionRuleHtml(dec);
   b += '</div></div>';
   const paths = run.paths ?? [];
   if (paths.length) {
@@ -425,10 +381,6 @@ function learningSection(run: RunReport): Section {
   const crossovers = lc!.crossovers ?? [];
   const plotted = crossovers.filter((c) => c.trainSize !== null && c.trainSize > 0 && c.trainSize <= maxSize * 4);
   const log = maxSize / Math.max(1, minSize) >= 8;
-  const xoText = (c: (typeof crossovers)[number]) =>
-    c.trainSize === null
-      ? `${PATH_SHORT[c.from]} vs ${PATH_SHORT[c.to]}: no crossover${c.note ? ` (${c.note})` : ''}`
-      : `${PATH_SHORT[c.to]} overtakes ${PATH_SHORT[c.from]} at about ${num(c.trainSize)} training images${c.extrapolated ? ' (extrapolated)' : ''}${c.note ? ` (${c.note})` : ''}`;
   let b = '<div class="plots">';
   b += figure(
     linePlot({
@@ -437,7 +389,7 @@ function learningSection(run: RunReport): Section {
       description:
         curves.map((c) => `${PATH_SHORT[c.path]}: ${c.points.map((p) => `${p.trainSize} images ${pct(p.meanAccuracy)}`).join(', ')}`).join('; ') +
         '.' +
-        (crossovers.length ? ` ${crossovers.map(xoText).join('. ')}.` : ''),
+        (crossovers.length ? ` ${crossovers.map(crossoverText).join('. ')}.` : ''),
       xLabel: `training images per fold${log ? ' (log scale)' : ''}`,
       yLabel: 'accuracy',
       xScale: log ? 'log' : 'linear',
@@ -453,7 +405,7 @@ function learningSection(run: RunReport): Section {
     }),
   );
   b += '</div>';
-  if (crossovers.length) b += `<h3>Crossover</h3>${list(crossovers.map(xoText))}`;
+  if (crossovers.length) b += `<h3>Crossover</h3>${list(crossovers.map(crossoverText))}`;
   const head = ['path', 'fraction', 'training images', 'mean accuracy', '95% interval'];
   const rows = curves.flatMap((c) => c.points.map((p) => [`${swatch(c.path)}${h(PATH_SHORT[c.path])}`, h(pct(p.fraction, 0)), h(num(p.trainSize)), h(pct(p.meanAccuracy)), h(interval(p.ci95))]));
   b += table(head, rows, [false, true, true, true, true]);
@@ -577,6 +529,7 @@ export function buildSections(inp: HtmlInputs): Section[] {
     decisionSection(run, derived),
     datasetSection(run, derived),
     accuracySection(run, derived),
+    ...[candidatesSectionHtml(derived)].filter((s): s is Section => s !== null),
     pairedSection(run),
     confusionSection(run),
     learningSection(run),

@@ -7,8 +7,9 @@ import { describeDevice } from '../formats/device.js';
 import type { PathName, RunReport } from '../formats/run_report.js';
 import { describePreprocess } from '../models/preprocess.js';
 import type { DerivedReport } from './derive.js';
+import { candidatesMarkdown, decisionRuleMarkdown } from './contest.js';
 import { trustMarkdown } from './trust.js';
-import { PATH_SHORT, PATH_TITLES, duration, escapeMarkdown as m, interval, MISSING, num, pct, pow2, pp, ppInterval, rate, sig } from './format.js';
+import { crossoverText, PATH_SHORT, PATH_TITLES, duration, escapeMarkdown as m, interval, MISSING, num, pct, pow2, pp, ppInterval, rate, sig } from './format.js';
 
 function tableMd(head: string[], rows: string[][], numeric: boolean[] = []): string {
   const sep = head.map((_, i) => (numeric[i] ? '---:' : '---'));
@@ -58,6 +59,7 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
     if (dec.evidence.best) out.push(`Best mean accuracy: **${m(title(dec.evidence.best))}**.`);
     if (dec.evidence.reasons.length) out.push(bullets(dec.evidence.reasons));
   } else out.push('_No measurements were recorded: the decision rests on the prior._');
+  out.push(...decisionRuleMarkdown(dec));
   if (paths.length) {
     out.push(
       tableMd(
@@ -123,6 +125,8 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
     }
   } else out.push('_No path was cross-validated in this run._');
 
+  out.push(...candidatesMarkdown(d));
+
   out.push('## Paired differences');
   if (run.comparisons?.length) {
     out.push(
@@ -170,13 +174,7 @@ export function renderMarkdown({ run, derived: d, generatedAt, ftkVersion }: Mar
         [false, true, true, true, true],
       ),
     );
-    for (const c of run.learningCurves!.crossovers ?? []) {
-      out.push(
-        c.trainSize === null
-          ? `- ${m(`${PATH_SHORT[c.from]} vs ${PATH_SHORT[c.to]}: no crossover${c.note ? ` (${c.note})` : ''}`)}`
-          : `- ${m(`${PATH_SHORT[c.to]} overtakes ${PATH_SHORT[c.from]} at about ${num(c.trainSize)} training images${c.extrapolated ? ' (extrapolated)' : ''}${c.note ? ` (${c.note})` : ''}`)}`,
-      );
-    }
+    for (const c of run.learningCurves!.crossovers ?? []) out.push(`- ${m(crossoverText(c))}`);
   } else out.push('_No learning curve was measured in this run._');
 
   out.push(...trustMarkdown(run));

@@ -68,7 +68,8 @@ function reliabilityPoints(r: ReliabilityJson) {
   return r.confidence.flatMap((c, i) => (c === null || r.accuracy[i] === null ? [] : [{ x: c, y: r.accuracy[i]!, label: `confidence ${pct(c)}: accuracy ${pct(r.accuracy[i])} (${r.count[i]} images)` }]));
 }
 
-const LABEL: Record<PathName, string> = { svm: 'out-of-fold', finetune: 'validation', scratch: 'validation' };
+// The ensemble averages the members' calibrated out-of-fold probabilities.
+const LABEL: Record<PathName, string> = { svm: 'out-of-fold', finetune: 'validation', scratch: 'validation', ensemble: 'out-of-fold' };
 
 /** HTML sections. */
 export function trustSectionsHtml(run: RunReport): TrustSection[] {
