@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { auto } from '../src/auto/auto.js';
 import { recommend } from '../src/auto/recommend.js';
+import { decide, DECISION_RULE } from '../src/auto/decision.js';
 import { validateRunReport } from '../src/formats/run_report.js';
 import { loadClassifier } from '../src/predict/formats.js';
 import { colourDataset, tempDir } from './helpers/images.js';
@@ -29,21 +30,32 @@ test('auto: SVM and fine-tuning on the same folds, paired comparison, decision w
   const stages: string[] = [];
   const r = await auto(root, {
     out, model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 64, folds: 2, epochs: 1, budget: 20,
-    curveFractions: [0.5, 1], cache: path.join(tmp, 'cache.sqlite'), backend: 'wasm', onStage: (m) => stages.push(m),
+    curveFractions: [0.25, 0.5, 1], candidates: 'quick', refitAll: true, cache: path.join(tmp, 'cache.sqlite'), backend: 'wasm', onStage: (m) => stages.push(m),
   });
   const run = validateRunReport(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')));
-  assert.deepEqual(run.paths!.map((p) => p.path), ['svm', 'finetune']);
-  assert.equal(run.paths![0].foldAccuracies.length, 2);
-  assert.equal(run.comparisons!.length, 1);
-  assert.equal(run.comparisons![0].differences.length, 2);
+  assert.deepEqual(run.paths!.map((p) => p.path), ['svm', 'finetune', 'ensemble']);
+  for (const p of run.paths!) assert.equal(p.foldAccuracies.length, 2, p.path);
   assert.ok(run.decision.reasons.length >= 2);
-  // The decision follows the written rule from the evidence it reports: the paired differences are
-  // the paths' own fold accuracies, and fine-tuning is chosen only when its interval is above 0.
-  const [svmPath, ftPath] = run.paths!;
-  const cmp = run.comparisons![0];
-  assert.deepEqual([cmp.a, cmp.b], ['finetune', 'svm']);
-  cmp.differences.forEach((d, f) => assert.ok(Math.abs(d - (ftPath.foldAccuracies[f] - svmPath.foldAccuracies[f])) < 1e-12, `fold ${f + 1} difference`));
-  assert.equal(run.decision.chosen, cmp.ci95[0] > 0 ? 'finetune' : 'svm', `interval ${cmp.ci95.join(' to ')}`);
+  assert.equal(run.decision.rule, DECISION_RULE);
+  // The decision follows the written rule from the evidence it reports: decide() on the paths' own
+  // fold accuracies and costs gives the recorded choice, and every comparison's differences are
+  // the two paths' fold accuracies.
+  const byPath = new Map(run.paths!.map((p) => [p.path, p]));
+  for (const cmp of run.comparisons!) {
+    cmp.differences.forEach((d, f) => assert.ok(Math.abs(d - (byPath.get(cmp.a)!.foldAccuracies[f] - byPath.get(cmp.b)!.foldAccuracies[f])) < 1e-12, `${cmp.a} - ${cmp.b}, fold ${f + 1}`));
+  }
+  const again = decide(run.paths!.map((p) => ({ id: p.path, label: p.path, foldAccuracies: p.foldAccuracies, costPerFoldMs: p.elapsedMs! / p.foldAccuracies.length })));
+  assert.equal(run.decision.chosen, again.chosen);
+  // Every candidate was scored inside the training folds, with its time.
+  assert.ok(run.candidates!.some((c) => c.path === 'svm' && c.innerScores.every((s) => s !== null)));
+  assert.ok(run.candidates!.some((c) => c.path === 'finetune' && c.picked === 2));
+  // refitAll: every contender is a bundle that predicts.
+  for (const name of ['svm', 'finetune', 'ensemble']) assert.ok(existsSync(path.join(out, 'paths', name, 'ftk.json')), name);
+  const ens = await loadClassifier(path.join(out, 'paths', 'ensemble'));
+  const ensScores = await ens.predictImages([path.join(root, 'red', '0.png')]);
+  ens.dispose();
+  assert.ok('probabilities' in ensScores[0] && Math.abs(ensScores[0].probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+  assert.match(ens.description, /mean of the probabilities of 2 models/);
   assert.ok(stages.some((s) => s.startsWith('evidence: ')));
   assert.ok(existsSync(r.report.html) && existsSync(r.report.markdown));
   const clf = await loadClassifier(r.bundle);

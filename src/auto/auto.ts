@@ -1,67 +1,86 @@
 /**
- * `ftk auto`: choose between bottleneck features + SVM and fine-tuning by measurement, on the
- * user's own data, then refit the winner and save one bundle plus a report.
+ * `ftk auto`: a folder in, the right method and a trained model out, with the evidence.
  *
  * 1. Doctor: counts, imbalance, unusable files, exact and near duplicates, image sizes.
  * 2. Prior (recommend.ts): dataset size and a domain probe (early vs late layer separability).
- * 3. Evidence: both paths on the same stratified folds (exact duplicates kept in one fold): the SVM
- *    with a grid search inside each training fold (nested), fine-tuning trained on each training
- *    fold (its own early-stopping split taken from the training fold) and scored on the held-out
- *    fold; paired per-fold differences with a 95% interval; learning curves.
- * 4. Decision: the better path, or the cheaper one (the SVM) when the difference is within noise.
- * 5. Refit of the winner on all images -> `<out>/bundle` (served by `ftk predict`), `<out>/run.json`
- *    and the report (report.html / .md / .json).
- *
- * `budget` (minutes) is honoured by measuring the first fine-tuning fold and cutting folds and
- * learning-curve points that would not fit; every cut is said in the report.
+ * 3. Candidates (candidates.ts): per path a small space (input size, crop, flip TTA, classifier;
+ *    unfrozen depth, crop, views, dropout), cheapest first; every feature configuration extracted
+ *    once and cached (candidate_features.ts).
+ * 4. Contest (contest.ts) on shared stratified outer folds (exact duplicates kept in one fold):
+ *    in each fold both paths choose among their candidates inside the training rows only
+ *    (feature_path.ts: successive halving over grid searches; finetune_path.ts: epochs on an inner
+ *    split, then a refit on the whole training fold), and predict the held-out rows; the ensemble
+ *    (mean of the two picks' calibrated probabilities) is scored on the same rows. The budget cuts
+ *    folds for both paths or for neither (budget.ts).
+ * 5. Decision (decision.ts, `DECISION_RULE`): the best mean over the folds every contender
+ *    completed; the cheapest contender within the paired 95% interval of it is chosen.
+ * 6. Learning curves (curves.ts): both paths on the same folds and the same training sizes.
+ * 7. Refit of the chosen contender on all images (refit.ts) -> `<out>/bundle` (served by
+ *    `ftk predict`); with `refitAll`, every contender's refit in `<out>/paths/<name>`;
+ *    `<out>/run.json` and the report (report.html / .md / .json).
  */
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { svmCrossValidate } from '../classify/commands.js';
-import { SvmClassifier } from '../classify/svm.js';
-import { fitSvmTrust } from '../trust/fit.js';
-import { readFinetunedMeta } from '../finetune/format.js';
-import { scoreHistogram, type TrustRunReport } from '../formats/trust.js';
-import type { SvmOptions } from '../classify/options.js';
 import { findDataset } from '../data/dataset.js';
-import { Rng } from '../data/random.js';
-import { foldSplit, stratifiedKFold } from '../data/split.js';
+import { stratifiedKFold } from '../data/split.js';
 import { DatasetError, OptionsError } from '../errors.js';
-import { extractFeatures } from '../extract/extract.js';
 import { writeFeatures } from '../extract/features_file.js';
+import type { FreezeSpec } from '../finetune/defaults.js';
 import type { BackboneInfo } from '../formats/features.js';
-import type { LearningCurve, LearningCurvePoint, PathName, PathResult, RunReport, TimingStage } from '../formats/run_report.js';
-import { backboneLabel, isExternalModel } from '../models/backbone.js';
-import { describeOnnxModel } from '../models/onnx_backbone.js';
+import type { PathName, PathResult, RunReport, TimingStage } from '../formats/run_report.js';
+import type { TrustRunReport } from '../formats/trust.js';
+import { isExternalModel } from '../models/backbone.js';
 import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
-import { describeTfjsModel } from '../models/tfjs_backbone.js';
-import { estimateCrossover, gridFromSearch, pairedComparison, pathResultFromPredictions } from '../report/build.js';
+import { gridFromSearch, pathResultFromPredictions } from '../report/build.js';
 import { writeReport } from '../report/report.js';
 import { selectBackend, type BackendName } from '../runtime/backend.js';
 import { chooseDevice, trainingBackendFor, type DeviceChoice, type DeviceName } from '../runtime/device.js';
 import { packageInfo } from '../runtime/package_info.js';
-import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta } from './bundle.js';
+import { candidateSpace, type BackboneChoice, type CandidateLevel, type Crop, type Tta } from './candidates.js';
+import { extractCandidateFeatures, featureConfigKey } from './candidate_features.js';
+import { runContest, type ContenderName } from './contest.js';
+import { checkCurveFractions } from './curves.js';
+import { decide, DECISION_RULE, type Contender } from './decision.js';
 import { AUTO_DEFAULTS } from './defaults.js';
-import { examineDataset } from './doctor.js';
-import { argmaxScores, datasetSubset, FEATURE_LINEAR_ABOVE, finetuneOnRows, fitFeatureClassifier, keepDuplicatesTogether, linearSwitchMessage, runMessages, scoreModelOnRows, svmOnFold, takeRows } from './folds.js';
-import { recommend, type DomainProbe } from './recommend.js';
+import { examineDataset, imageSizes } from './doctor.js';
+import { AUTO_EPOCH_CAPS } from './finetune_path.js';
+import { FEATURE_LINEAR_ABOVE, keepDuplicatesTogether, linearSwitchMessage, runMessages } from './folds.js';
+import { measureCurves } from './learning_curves.js';
+import { domainProbe } from './probe.js';
+import { recommend } from './recommend.js';
+import { finetuneRefitChoice, refitFeaturePath, refitFinetunePath, writeBundleMeta } from './refit.js';
 
 export interface AutoOptions {
   /** Run folder: run.json, report.*, bundle/, features, per-fold models. Required. */
   out: string;
   /**
-   * Backbone architecture. Default 'mobilenet_v2'. Models of other frameworks (`onnx:<file>`,
-   * `tfjs:<folder>` graph models) cannot be trained here: auto then takes the SVM path and says why.
+   * Backbone architecture, or several separated by commas (`mobilenet,onnx:b.onnx`): each is a
+   * candidate of the feature path; fine-tuning starts from the first trainable one. Models of other
+   * frameworks (`onnx:<file>`, `tfjs:<folder>` graph models) cannot be trained here. Default 'mobilenet_v2'.
    */
   model?: string;
   /** Width multiplier (MobileNets). Default 1.0. */
   alpha?: number;
   /** 'imagenet' or a Keras .h5 / TF.js model.json path. Default 'imagenet'. */
   weights?: string;
-  /** Square input size of both paths. Default: the model's. */
+  /** Square input size, fixed for every candidate. Default: searched (the model's, and ~1.3x). */
   inputSize?: number;
+  /** 'squash' or 'center', fixed. Default: searched (the doctor's preference first). */
+  crop?: Crop;
+  /** Feature TTA 'none' or 'flip', fixed. Default: searched. */
+  tta?: Tta;
+  /** Fine-tuning's frozen blocks (see FinetuneOptions.freeze), fixed. Default: searched (last 2 vs last 4 blocks unfrozen). */
+  freeze?: FreezeSpec;
+  /** Fine-tuning's augmented views per image, fixed. Default: searched ('thorough') or finetune's. */
+  views?: number;
+  /** Fine-tuning's head dropout, fixed. Default: searched ('thorough') or finetune's. */
+  dropout?: number;
+  /** Candidate space: 'quick' (one per path), 'standard', 'thorough' (candidates.ts). Default 'standard'. */
+  candidates?: CandidateLevel;
+  /** Also refit every contender (not only the chosen one) into `<out>/paths/<name>`. Default false. */
+  refitAll?: boolean;
   /** Bottleneck layer (zoo) or tensor/node (`onnx:`/`tfjs:` models). Default: the model's last / output. */
   layer?: string;
   /** `onnx:`/`tfjs:` models: their input normalisation (see BackboneOptions.preprocess). */
@@ -72,18 +91,20 @@ export interface AutoOptions {
   folds?: number;
   /** Seed of folds, subsamples, fine-tuning. Default 0. */
   seed?: number;
-  /** Training-set fractions of the learning curves. Default [0.1, 0.25, 0.5, 1]. */
+  /** Training-set fractions of the learning curves (at least 3 sizes with 1). Default [0.1, 0.25, 0.5, 1]. */
   curveFractions?: number[];
-  /** Largest number of fine-tuning epochs per phase (the budget may cut it). Default: finetune's. */
+  /** Cap of fine-tuning epochs per phase (early stopping ends most runs first). Default 20 (head) / 30. */
   epochs?: number;
-  /** Skip fine-tuning (SVM only). Default false. */
+  /** Skip fine-tuning (features only). Default false. */
   svmOnly?: boolean;
   backend?: BackendName | 'auto';
   /** Where models run (src/runtime/device.ts), chosen once for every stage. Default 'auto'. */
   device?: DeviceName | DeviceChoice;
+  /** Training worker threads of fine-tuning (FinetuneOptions.workers). Default 'auto' (one per core). */
+  workers?: number | 'auto';
   /** Feature cache (see extractFeatures). Default true. */
   cache?: boolean | string;
-  /** Stage announcements ("Extracting features", "Fine-tuning fold 2/5"), libsvm easy.py style. */
+  /** Stage announcements ("Extracting features", "Fold 2/5"), libsvm easy.py style. */
   onStage?: (message: string) => void;
   /** Usable but weaker results. */
   onWarning?: (message: string) => void;
@@ -95,38 +116,12 @@ export interface AutoResult {
   runDir: string;
   run: RunReport;
   bundle: string;
+  /** Every contender's refit (with `refitAll`): name -> bundle folder. */
+  paths: Record<string, string>;
   report: { html: string; markdown: string; json: string };
 }
 
 export { AUTO_DEFAULTS };
-
-/** Images of the domain probe (a stratified subsample). */
-const PROBE_IMAGES = 400;
-
-/** A stratified subsample of `rows` (fraction of each class, at least 2 per class), seeded. */
-function stratifiedSubsample(rows: ArrayLike<number>, labels: readonly number[], fraction: number, seed: number): Int32Array {
-  if (fraction >= 1) return Int32Array.from(rows);
-  const byClass = new Map<number, number[]>();
-  for (const r of Array.from(rows)) {
-    const list = byClass.get(labels[r]) ?? [];
-    list.push(r);
-    byClass.set(labels[r], list);
-  }
-  const rng = new Rng(seed);
-  const out: number[] = [];
-  for (const list of byClass.values()) {
-    rng.shuffle(list);
-    out.push(...list.slice(0, Math.max(2, Math.round(list.length * fraction))));
-  }
-  return Int32Array.from(out.sort((a, b) => a - b));
-}
-
-/** For `onnx:`/`tfjs:` backbones: the 4-D tensor at about 40% of the graph's 4-D tensors. */
-async function earlyExternalTensor(info: BackboneInfo): Promise<string | undefined> {
-  const listing = info.external?.format === 'onnx' ? await describeOnnxModel(info.weights, { inputSize: info.inputSize }) : await describeTfjsModel(info.weights, { inputSize: info.inputSize });
-  const maps = listing.tensors.filter((t) => t.shape.length === 4 && t.shape[1] > 1 && t.shape[2] > 1);
-  return maps[Math.floor(maps.length * 0.4)]?.name;
-}
 
 /** Why a backbone cannot be fine-tuned here, or undefined when it can. */
 function cannotTrainReason(info: BackboneInfo): string | undefined {
@@ -135,18 +130,32 @@ function cannotTrainReason(info: BackboneInfo): string | undefined {
   return undefined;
 }
 
-/** The layer at about 40% of the network's depth: "early" features for the domain probe. */
-function earlyLayerName(model: string, alpha: number | undefined): string {
-  const spec = getModelSpec(model);
-  const size = Math.max(spec.minInputSize, 96);
-  const m = spec.build({ includeTop: false, alpha, inputShape: [size, size, 3] });
-  const candidates = m.layers.filter((l) => {
-    const shape = l.outputShape as number[];
-    return shape.length === 4 && /relu|activation|add|out|pool|mixed/i.test(l.name) && !/pad/.test(l.name);
+/** The backbones of `--model a,b` with their sizes (zoo: the registry's; others: --input-size). */
+function backboneChoices(o: AutoOptions & typeof AUTO_DEFAULTS): BackboneChoice[] {
+  const models = String(o.model)
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  return models.map((model) => {
+    if (isExternalModel(model)) {
+      if (!o.inputSize) {
+        throw new OptionsError(`${model} needs --input-size (models of other frameworks do not say their input size).`, { suggestion: 'Pass --input-size <px>, e.g. 224.' });
+      }
+      return { model, weights: undefined, layer: o.layer, preprocess: o.preprocess, defaultSize: o.inputSize, minSize: o.inputSize, trainable: model.startsWith('tfjs:') && !cannotTrainExternal(model) };
+    }
+    const spec = getModelSpec(model);
+    return { model, alpha: o.alpha, weights: o.weights, layer: o.layer, defaultSize: spec.defaultInputSize, minSize: spec.minInputSize, trainable: true };
   });
-  const name = candidates[Math.floor(candidates.length * 0.4)]?.name ?? m.layers[Math.floor(m.layers.length * 0.4)].name;
-  m.dispose();
-  return name;
+}
+
+/** tfjs: folders may hold a graph model (inference only); decided when its features are read. */
+function cannotTrainExternal(model: string): boolean {
+  return model.startsWith('onnx:');
+}
+
+/** Mean of two probability rows per class. */
+function accuracyOf(predicted: ArrayLike<number>, labels: readonly number[], rows: readonly number[]): number {
+  return rows.filter((r) => predicted[r] === labels[r]).length / rows.length;
 }
 
 export async function auto(source: string, options: AutoOptions): Promise<AutoResult> {
@@ -157,8 +166,10 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   } as typeof AUTO_DEFAULTS & AutoOptions;
   if (!(o.budget > 0)) throw new OptionsError(`budget must be a positive number of minutes. Received ${o.budget}.`);
   if (!Number.isInteger(o.folds) || o.folds < 2) throw new OptionsError(`folds must be an integer >= 2. Received ${o.folds}.`);
+  const curveFractions = checkCurveFractions(o.curveFractions);
   const started = performance.now();
-  const elapsedMin = () => (performance.now() - started) / 60000;
+  const elapsedMs = () => performance.now() - started;
+  const elapsedMin = () => elapsedMs() / 60000;
   const stages: TimingStage[] = [];
   const timed = async <T>(name: string, fn: () => Promise<T>, extra: Partial<TimingStage> = {}): Promise<T> => {
     const t = performance.now();
@@ -171,7 +182,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   const runDir = path.resolve(o.out);
   await fsp.mkdir(runDir, { recursive: true });
 
-  // 1. Data, features, doctor.
+  // 1. Data, candidates, features, doctor.
   const dataset = await timed('scan', () => findDataset(source, { minPerClass: 2 }));
   if (dataset.classes.length < 2) {
     throw new DatasetError(`${source} has one class (${dataset.classes[0]}): a classifier needs at least two.`, {
@@ -181,33 +192,34 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   }
   const device = await chooseDevice(o.device, { onNotice: say });
   const backend = await selectBackend({ backend: device.provider === 'cpu' ? (o.backend ?? 'auto') : await trainingBackendFor(device), onNotice: say });
-  const external = isExternalModel(o.model);
-  const backboneOptions = {
-    model: o.model,
-    alpha: o.alpha,
-    weights: o.weights,
-    inputSize: o.inputSize,
-    layer: o.layer,
-    preprocess: o.preprocess,
-  };
-  say(`Extracting ${o.model} features of ${dataset.entries.length} images (cached: a rerun is free)`);
-  const extracted = await timed(
+  const backbones = backboneChoices(o);
+  const sizes = await imageSizes(dataset);
+  const space = candidateSpace({
+    level: o.candidates ?? 'standard',
+    backbones,
+    nonSquare: sizes?.nonSquare,
+    fixed: { inputSize: o.inputSize, crop: o.crop, tta: o.tta, freeze: o.freeze, views: o.views, dropout: o.dropout },
+  });
+  say(`Candidates (${o.candidates ?? 'standard'}): ${space.features.length} for the feature path, ${space.finetune.length} for fine-tuning`);
+  const featureSet = await timed(
     'features',
     () =>
-      extractFeatures(dataset, {
-        ...backboneOptions,
+      extractCandidateFeatures(dataset, space.features, backbones, {
         backend: o.backend,
         device,
         cache: o.cache,
+        onStage: say,
+        onWarning: warn,
         onSkip: (s) => warn(`skipped ${s.file}: ${s.reason}`),
         onProgress: (p) => options.onProgress?.({ stage: p.phase === 'hash' ? 'hashing' : 'features', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
       }),
     { images: dataset.entries.length },
   );
-  const { features: X, meta } = extracted;
-  const untrainable = cannotTrainReason(meta.model);
-  if (untrainable && !o.svmOnly) say(`Only the SVM path can run: ${untrainable}.`);
-  const svmOnly = o.svmOnly || untrainable !== undefined;
+  const { features: X, meta } = featureSet.base;
+  const firstTrainable = backbones.find((b) => b.trainable);
+  const untrainable = firstTrainable ? cannotTrainReason(meta.model) && backbones.length === 1 ? cannotTrainReason(meta.model) : undefined : cannotTrainReason(meta.model) ?? 'no backbone can be trained here';
+  if (untrainable && !o.svmOnly) say(`Only the feature path can run: ${untrainable}.`);
+  const svmOnly = o.svmOnly || untrainable !== undefined || space.finetune.length === 0;
   const [n, d] = meta.shape;
   const labels = meta.labels;
   await writeFeatures(path.join(runDir, 'features'), X, meta);
@@ -226,290 +238,154 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     });
   }
 
-  // 2. Prior: size + domain probe (early vs late features, linear SVM, on a subsample).
-  const probeRows = stratifiedSubsample(
-    Int32Array.from({ length: n }, (_, i) => i),
-    labels,
-    Math.min(1, PROBE_IMAGES / n),
-    o.seed,
-  );
-  let probe: DomainProbe | undefined;
-  if (Math.min(...dataset.classes.map((_, c) => Array.from(probeRows).filter((r) => labels[r] === c).length)) >= 3) {
-    say('Domain probe: linear separability of early vs late features');
-    probe = await timed('domain probe', async () => {
-      const early = external ? await earlyExternalTensor(meta.model) : earlyLayerName(o.model, o.alpha);
-      if (early === undefined) return undefined;
-      const probeSet = datasetSubset(dataset, probeRows, meta.files);
-      const earlyFeat = await extractFeatures(probeSet, { ...backboneOptions, layer: early, backend: o.backend, device, cache: o.cache });
-      const lateMeta = { ...meta, files: Array.from(probeRows, (r) => meta.files[r]), labels: Array.from(probeRows, (r) => labels[r]) };
-      const probeDir = path.join(runDir, 'probe');
-      const lateX = takeRows(X, d, probeRows).data;
-      await writeFeatures(path.join(probeDir, 'late'), lateX, { ...lateMeta, shape: [probeRows.length, d], hashes: Array.from(probeRows, (r) => meta.hashes[r]), duplicates: [] });
-      await writeFeatures(path.join(probeDir, 'early'), earlyFeat.features, earlyFeat.meta);
-      const kp = Math.min(3, smallest);
-      const lin = { kernel: 'linear' as const, C: 0.01, folds: kp, seed: o.seed };
-      const [e, l] = [await svmCrossValidate(path.join(probeDir, 'early'), lin), await svmCrossValidate(path.join(probeDir, 'late'), lin)];
-      return { earlyAccuracy: e.meanAccuracy, lateAccuracy: l.meanAccuracy, earlyLayer: early, lateLayer: meta.model.layer, images: probeRows.length };
-    });
-  }
+  // 2. Prior: size + domain probe.
+  const probe = await timed('domain probe', () => domainProbe({ dataset, X, meta, n, d, labels, smallest, runDir, o, device, say }));
   const prior = recommend({ counts, probe, canTrain: !svmOnly, cannotTrainReason: o.svmOnly ? 'fine-tuning was turned off (--svm-only)' : untrainable });
   for (const r of prior.reasons) say(`prior: ${r}`);
 
-  // 3. Shared folds.
+  // 3. Shared folds and the contest.
   const folds = stratifiedKFold(labels, k, { shuffle: true, seed: o.seed });
   const moved = keepDuplicatesTogether(folds, meta.duplicates, meta.files);
   const foldNote = meta.duplicates.length ? `exact duplicates kept in one fold (${moved} moved)` : undefined;
-  const info = { files: meta.files, labels, folds };
-
-  // 3a. SVM: grid search inside each training fold, scored on the held-out fold.
-  say(`SVM: grid search inside each of ${k} training folds (nested), RBF, libsvm grid`);
-  const svmPredicted = new Array<number>(n);
-  const svmProba: number[][] = new Array(n);
-  const svmFoldParams: string[] = [];
-  const svmStart = performance.now();
   const innerFolds = Math.min(3, Math.max(2, smallest - 1));
-  let linearSaid = false;
-  const sayLinear = (rows: number) => {
-    if (rows <= FEATURE_LINEAR_ABOVE || linearSaid) return;
-    linearSaid = true;
-    say(linearSwitchMessage(rows));
-    svmFoldParams.push(linearSwitchMessage(rows));
-  };
-  for (let f = 0; f < k; f++) {
-    const fold = foldSplit(folds, f);
-    sayLinear(fold.train.length);
-    const r = await svmOnFold(X, d, labels, dataset.classes.length, fold, { seed: o.seed, innerFolds });
-    fold.test.forEach((row, i) => {
-      svmPredicted[row] = r.predicted[i];
-      svmProba[row] = r.probabilities[i];
-    });
-    svmFoldParams.push(`fold ${f + 1}: C=2^${r.best.log2C}${r.best.log2Gamma !== null ? `, gamma=2^${r.best.log2Gamma}` : ` (${r.solver})`}`);
-    options.onProgress?.({ stage: 'svm folds', done: f + 1, total: k });
-  }
-  const svmMs = performance.now() - svmStart;
-  stages.push({ name: 'svm cv (nested grid)', ms: svmMs, images: n, path: 'svm' });
-  const svmResult = pathResultFromPredictions('svm', svmPredicted, dataset.classes.length, { ...info, probabilities: svmProba }, {
-    label: linearSaid
-      ? `logistic regression on ${backboneLabel(meta.model)} features, all rows (C by inner ${innerFolds}-fold grid; above the RBF SVM's ${FEATURE_LINEAR_ABOVE}-row limit)`
-      : `RBF SVM on ${backboneLabel(meta.model)} features (C, gamma by inner ${innerFolds}-fold grid)`,
-    elapsedMs: svmMs,
-    notes: svmFoldParams,
-  });
-  say(`SVM: ${(100 * svmResult.meanAccuracy).toFixed(2)}% (95% interval ${(100 * svmResult.ci95[0]).toFixed(1)}-${(100 * svmResult.ci95[1]).toFixed(1)})`);
-
-  // 3b. Fine-tuning on the same folds, within the budget.
-  const paths: PathResult[] = [svmResult];
-  let ftResult: PathResult | undefined;
-  const ftFoldsDone: number[] = [];
-  let ftFoldMinutes = 0;
-  const ftPredicted = new Array<number>(n).fill(-1);
-  const ftProba: number[][] = new Array(n);
   const ftBase = {
-    model: o.model,
-    alpha: o.alpha,
-    weights: o.weights,
-    // The head goes on the chosen layer of a tfjs: model; zoo models are cut before their top.
-    ...(external ? { layer: o.layer, preprocess: o.preprocess } : {}),
-    inputSize: o.inputSize,
+    model: firstTrainable?.model ?? o.model,
+    alpha: firstTrainable?.alpha,
+    weights: firstTrainable?.weights,
+    ...(firstTrainable && isExternalModel(firstTrainable.model) ? { layer: o.layer, preprocess: o.preprocess } : {}),
     seed: o.seed,
     backend: o.backend,
     device,
     cache: o.cache,
-    overwrite: true,
-    ...(o.epochs ? { epochs: o.epochs, headEpochs: o.epochs } : {}),
+    workers: o.workers ?? ('auto' as const),
+    ...(o.epochs ? { epochs: o.epochs, headEpochs: o.epochs } : { epochs: AUTO_EPOCH_CAPS.epochs, headEpochs: AUTO_EPOCH_CAPS.headEpochs }),
   };
-  const runFinetune = (train: ArrayLike<number>, out: string, stage: string) =>
-    finetuneOnRows(dataset, meta.files, train, {
-      ...ftBase,
-      out,
-      onProgress: (p) => options.onProgress?.({ stage: `${stage} ${p.stage} ${p.phase}`, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond }),
-    });
-  const scoreFold = (modelDir: string, test: ArrayLike<number>) => scoreModelOnRows(modelDir, dataset, meta.files, test);
-  if (!svmOnly) {
-    const ftStart = performance.now();
-    for (let f = 0; f < k; f++) {
-      const remaining = o.budget - elapsedMin();
-      // Leave room for the refit (about one fold's time on all data).
-      if (f > 0 && remaining < ftFoldMinutes * (1 + 1.3)) {
-        cuts.push(`fine-tuning cross-validation stopped after ${f} of ${k} folds (each took ${ftFoldMinutes.toFixed(1)} min; ${remaining.toFixed(1)} min of the ${o.budget} min budget left)`);
-        break;
-      }
-      say(`Fine-tuning fold ${f + 1}/${k}`);
-      const { train, test } = foldSplit(folds, f);
-      const { minutes } = await runFinetune(train, path.join(runDir, 'folds', `finetune-${f + 1}`), `fine-tune fold ${f + 1}/${k}`);
-      ftFoldMinutes = Math.max(ftFoldMinutes, minutes);
-      const scores = await scoreFold(path.join(runDir, 'folds', `finetune-${f + 1}`), test);
-      test.forEach((r, i) => {
-        const s = scores[i];
-        if ('probabilities' in s) {
-          ftProba[r] = Array.from(s.probabilities);
-          ftPredicted[r] = ftProba[r].indexOf(Math.max(...ftProba[r]));
-        }
-      });
-      ftFoldsDone.push(f);
-    }
-    const ftMs = performance.now() - ftStart;
-    if (ftFoldsDone.length >= 2) {
-      const rows = Array.from({ length: n }, (_, i) => i).filter((i) => ftFoldsDone.includes(folds[i]) && ftPredicted[i] >= 0);
-      const remap = new Map(ftFoldsDone.map((f, i) => [f, i]));
-      ftResult = pathResultFromPredictions(
-        'finetune',
-        rows.map((r) => ftPredicted[r]),
+  const ftProgress = (p: { stage: string; phase: string; done: number; total: number; imagesPerSecond?: number }) =>
+    options.onProgress?.({ stage: `fine-tune ${p.stage} ${p.phase}`, done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond });
+  if (n > FEATURE_LINEAR_ABOVE) say(linearSwitchMessage(n));
+  const contest = await timed('contest', () =>
+    runContest({
+      dataset,
+      files: meta.files,
+      labels,
+      numClasses: dataset.classes.length,
+      folds,
+      k,
+      seed: o.seed,
+      runDir,
+      budgetMs: o.budget * 60000,
+      elapsedMs,
+      // The refit: the feature search on all rows (about a fold's) + fine-tuning on all rows (a fold's refit, 1.25x the rows).
+      refitEstimateMs: (f) => f.svm * 1.5 + f.finetune * 0.8,
+      features: { candidates: space.features, byId: featureSet.byId },
+      ...(svmOnly ? {} : { finetune: { candidates: space.finetune, base: ftBase, onProgress: ftProgress } }),
+      innerFolds,
+      onStage: say,
+    }),
+  );
+  cuts.push(...contest.cuts);
+  const info = { files: meta.files, labels, folds };
+  const contenderLabel: Record<ContenderName, string> = {
+    svm: 'feature path (backbone features + SVM; candidate chosen inside each training fold)',
+    finetune: 'fine-tuning (candidate and epochs chosen inside each training fold, then trained on all of it)',
+    ensemble: 'ensemble (mean of the two picks\' calibrated probabilities)',
+  };
+  const paths: PathResult[] = [];
+  for (const c of contest.contenders) {
+    const rows = Array.from({ length: n }, (_, i) => i).filter((i) => c.folds.includes(folds[i]) && c.predicted[i] >= 0);
+    if (c.folds.length === 0) continue;
+    const remap = new Map(c.folds.map((f, i) => [f, i]));
+    paths.push(
+      pathResultFromPredictions(
+        c.name,
+        rows.map((r) => c.predicted[r]),
         dataset.classes.length,
-        { files: rows.map((r) => meta.files[r]), labels: rows.map((r) => labels[r]), folds: rows.map((r) => remap.get(folds[r])!), probabilities: rows.map((r) => ftProba[r]) },
-        { label: `${o.model}${o.alpha !== undefined ? ` ${o.alpha}` : ''} fine-tuned (head, then top layers at lr/10)`, elapsedMs: ftMs },
-      );
-      paths.push(ftResult);
-      stages.push({ name: 'finetune cv', ms: ftMs, images: rows.length, path: 'finetune' });
-      say(`Fine-tuning: ${(100 * ftResult.meanAccuracy).toFixed(2)}% on ${ftFoldsDone.length} folds`);
-    } else {
-      cuts.push('fine-tuning: fewer than 2 folds fit in the budget, so it was not compared');
-    }
+        c.folds.length === k
+          ? { ...info, probabilities: rows.map((r) => c.probabilities[r]!) }
+          : { files: rows.map((r) => meta.files[r]), labels: rows.map((r) => labels[r]), folds: rows.map((r) => remap.get(folds[r])!), probabilities: rows.map((r) => c.probabilities[r]!) },
+        { label: contenderLabel[c.name], elapsedMs: c.foldMs.reduce((a, b) => a + b, 0), notes: c.notes },
+      ),
+    );
+    say(`${c.name}: ${(100 * paths[paths.length - 1].meanAccuracy).toFixed(2)}% over ${c.folds.length} folds`);
   }
 
-  // 4. Paired comparison on the folds both paths ran; decision.
-  const comparisons = [];
-  const evidenceReasons: string[] = [];
-  let chosen: PathName = 'svm';
-  let best: PathName | null = 'svm';
-  let withinNoise = false;
-  if (ftResult) {
-    const svmSameFolds: PathResult = { ...svmResult, foldAccuracies: ftFoldsDone.map((f) => svmResult.foldAccuracies[f]) };
-    const cmp = pairedComparison(ftResult, svmSameFolds);
-    comparisons.push(cmp);
-    const [lo, hi] = cmp.ci95;
-    const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
-    const diffText = `fine-tuning - SVM = ${pts(cmp.meanDifference)} points (95% interval ${pts(lo)} to ${pts(hi)}) over ${cmp.differences.length} paired folds`;
-    best = cmp.meanDifference > 0 ? 'finetune' : 'svm';
-    if (lo > 0) {
-      chosen = 'finetune';
-      evidenceReasons.push(`Fine-tuning wins: ${diffText}.`);
-    } else if (hi < 0) {
-      chosen = 'svm';
-      evidenceReasons.push(`The SVM wins: ${diffText}.`);
-    } else {
-      withinNoise = true;
-      chosen = 'svm';
-      evidenceReasons.push(`No significant difference: ${diffText}; the cheaper path (SVM: seconds to train, one feature pass to predict) is chosen.`);
-    }
-  } else {
-    evidenceReasons.push(
-      o.svmOnly ? 'Only the SVM path was run (--svm-only).' : untrainable ? `Only the SVM path was run: ${untrainable}.` : 'Fine-tuning could not be compared within the budget; the SVM is chosen.',
+  // 4. Decision by the written rule.
+  const contenders: Contender<ContenderName>[] = contest.contenders
+    .filter((c) => c.folds.length > 0)
+    .map((c) => ({
+      id: c.name,
+      label: c.name === 'svm' ? 'the feature path' : c.name === 'finetune' ? 'fine-tuning' : 'the ensemble',
+      foldAccuracies: Array.from({ length: k }, (_, f) => {
+        if (!c.folds.includes(f)) return null;
+        const rows = Array.from({ length: n }, (_, i) => i).filter((i) => folds[i] === f);
+        return accuracyOf(c.predicted, labels, rows);
+      }),
+      costPerFoldMs: c.foldMs.reduce((a, b) => a + b, 0) / c.foldMs.length,
+    }));
+  const decision = decide(contenders);
+  const chosen = decision.chosen as PathName;
+  const evidenceReasons = [...decision.reasons, ...decision.excluded.map((e) => e.why)];
+  if (svmOnly) evidenceReasons.push(o.svmOnly ? 'Only the feature path was run (--svm-only).' : `Only the feature path was run: ${untrainable ?? 'no fine-tuning candidate'}.`);
+  for (const r of evidenceReasons) say(`evidence: ${r}`);
+  const comparisons = decision.comparisons.map((c) => ({ a: c.a as PathName, b: c.b as PathName, differences: c.differences, meanDifference: c.meanDifference, ci95: c.ci95 }));
+
+  // 5. Learning curves: both paths, same folds, same training sizes.
+  const curves = await timed('learning curves', () =>
+    measureCurves({ contest, featureSet, space, dataset, meta, labels, folds, k, curveFractions, seed: o.seed, runDir, ftBase, svmOnly, budgetMs: o.budget * 60000, elapsedMs, cuts, say, numClasses: dataset.classes.length }),
+  );
+
+  // 6. Refit: the chosen contender (and, with refitAll, every contender) on all images.
+  const refitDirs: Record<string, string> = {};
+  const backboneById = new Map<string, BackboneInfo>(space.features.map((c) => [c.id, featureSet.byConfig.get(featureConfigKey(c))!.meta.model]));
+  let trustReport: TrustRunReport | undefined;
+  let featureRefit: Awaited<ReturnType<typeof refitFeaturePath>> | undefined;
+  let ftRefit: Awaited<ReturnType<typeof refitFinetunePath>> | undefined;
+  const needFeature = chosen !== 'finetune' || o.refitAll;
+  const needFt = !svmOnly && (chosen !== 'svm' || o.refitAll);
+  const refitRoot = path.join(runDir, 'refit');
+  await fsp.rm(refitRoot, { recursive: true, force: true });
+  if (needFeature) {
+    say(`Refitting the feature path on all ${n} images`);
+    const dir = path.join(refitRoot, 'svm');
+    await fsp.mkdir(dir, { recursive: true });
+    featureRefit = await timed('refit feature path', () =>
+      refitFeaturePath(dir, space.features, featureSet.byId, backboneById, labels, dataset.classes, { seed: o.seed, innerFolds: Math.min(k, 5), calibrate: smallest >= 5, onWarning: warn, onStage: say }),
     );
   }
-  for (const r of evidenceReasons) say(`evidence: ${r}`);
-
-  // Learning curves (SVM on every fold; fine-tuning where the budget allows).
-  const curveFractions = [...new Set([...o.curveFractions].filter((x) => x > 0 && x <= 1))].sort((a, b) => a - b);
-  const curves: LearningCurve[] = [];
-  const curvePoints = async (pathName: PathName, score: (f: number, train: Int32Array, test: Int32Array) => Promise<number>, foldList: number[]) => {
-    const points: LearningCurvePoint[] = [];
-    for (const fraction of curveFractions) {
-      const accs: number[] = [];
-      let size = 0;
-      for (const f of foldList) {
-        const { train, test } = foldSplit(folds, f);
-        const sub = stratifiedSubsample(train, labels, fraction, o.seed + f);
-        size = sub.length;
-        accs.push(fraction === 1 && pathName === 'svm' ? svmResult.foldAccuracies[f] : await score(f, sub, test));
-      }
-      const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-      points.push({ fraction, trainSize: size, meanAccuracy: mean, foldAccuracies: accs });
-    }
-    return points;
-  };
-  say('Learning curves');
-  const svmCurve = await timed('learning curve (svm)', () =>
-    curvePoints(
-      'svm',
-      async (f, allTrain, test) => {
-        sayLinear(allTrain.length);
-        const r = await svmOnFold(X, d, labels, dataset.classes.length, { train: allTrain, test }, { seed: o.seed, innerFolds: 3, probability: false });
-        return r.predicted.filter((p, i) => p === labels[test[i]]).length / test.length;
-      },
-      Array.from({ length: k }, (_, f) => f),
-    ),
-  );
-  curves.push({ path: 'svm', points: svmCurve });
-  if (ftResult) {
-    const partial = curveFractions.filter((x) => x < 1);
-    const estimate = ftFoldMinutes * partial.reduce((a, b) => a + b, 0);
-    const remaining = o.budget - elapsedMin() - ftFoldMinutes * 1.3;
-    if (estimate <= remaining) {
-      const ftCurve = await timed('learning curve (finetune)', async () => {
-        const points = await curvePoints(
-          'finetune',
-          async (f, train, test) => {
-            const dir = path.join(runDir, 'folds', `curve-${f + 1}-${train.length}`);
-            await runFinetune(train, dir, `curve fold ${f + 1} (${train.length} images)`);
-            const scores = await scoreFold(dir, test);
-            return argmaxScores(scores).filter((p, i) => p === labels[test[i]]).length / test.length;
-          },
-          [ftFoldsDone[0]],
-        );
-        return points.map((p) => (p.fraction === 1 ? { ...p, meanAccuracy: ftResult!.foldAccuracies[0], foldAccuracies: [ftResult!.foldAccuracies[0]] } : p));
-      });
-      curves.push({ path: 'finetune', points: ftCurve });
-      // Compare the SVM on the same single fold.
-      cuts.push(`fine-tuning learning curve measured on fold ${ftFoldsDone[0] + 1} only (budget)`);
-    } else {
-      cuts.push(`fine-tuning learning curve skipped: about ${estimate.toFixed(1)} min needed, ${Math.max(0, remaining).toFixed(1)} min left`);
-    }
-  }
-  const crossovers = curves.length === 2 ? [estimateCrossover(curves[0], curves[1])] : [];
-
-  // 5. Refit the winner on all images; bundle.
-  const bundleDir = path.join(runDir, 'bundle');
-  await fsp.rm(bundleDir, { recursive: true, force: true });
-  await fsp.mkdir(bundleDir, { recursive: true });
-  let classifierPath: string;
-  let gridReport;
-  let trustReport: TrustRunReport | undefined;
-  say(`Refitting the ${chosen === 'svm' ? 'SVM' : 'fine-tuned model'} on all ${n} images`);
-  if (chosen === 'svm') {
-    await timed('refit svm', async () => {
-      sayLinear(n);
-      const Xall = { data: X, rows: n, cols: d };
-      const { model: clf, grid, solver } = await fitFeatureClassifier(Xall, labels, { folds: k, seed: o.seed, probability: smallest >= 5 });
-      gridReport = gridFromSearch(grid, `refit on all ${n} images, ${k}-fold${solver === 'logistic' ? ', logistic regression' : ''}`);
-      if (clf instanceof SvmClassifier) {
-        // Calibration and unknown detector (src/trust), carried by the bundle's svm.json. (The
-        // logistic model above the exact SVM's row limit carries neither yet.)
-        const svmOpts: SvmOptions = { kernel: 'rbf', C: grid.best.C, gamma: grid.best.gamma ?? 'scale' };
-        const trust = await fitSvmTrust(Xall, labels, svmOpts, { calibrate: smallest >= 5, seed: o.seed, onWarning: warn });
-        clf.calibration = trust.calibration;
-        clf.unknown = trust.unknown;
-        trustReport = {
-          ...(trust.calibration ? { calibration: [{ path: 'svm' as const, calibration: trust.calibration }] } : {}),
-          ...(trust.unknown && trust.oofUnknownScores
-            ? { unknown: { path: 'svm' as const, method: trust.unknown.method, threshold: trust.unknown.threshold, rate: trust.unknown.rate, ...scoreHistogram(trust.oofUnknownScores) } }
-            : {}),
-        };
-      }
-      clf.classNames = dataset.classes;
-      clf.backbone = meta.model;
-      await fsp.writeFile(path.join(bundleDir, 'svm.json'), JSON.stringify(clf.toJSON()) + '\n');
-      clf.dispose();
-    });
-    classifierPath = 'svm.json';
-  } else {
-    await timed('refit finetune', () => runFinetune(Int32Array.from({ length: n }, (_, i) => i), path.join(bundleDir, 'model'), 'refit'));
-    classifierPath = 'model';
-    const refitMeta = await readFinetunedMeta(path.join(bundleDir, 'model')).catch(() => undefined);
-    if (refitMeta?.calibration) trustReport = { calibration: [{ path: chosen, calibration: refitMeta.calibration }] };
+  if (needFt) {
+    const ftCandidate = finetuneRefitChoice(contest.candidates, space.finetune);
+    const picked = contest.picks.filter((p) => p.finetune?.id === ftCandidate.id);
+    const epochs = { head: picked.map((p) => p.finetune!.head), finetune: picked.map((p) => p.finetune!.finetune) };
+    say(`Refitting fine-tuning on all ${n} images: ${ftCandidate.label}`);
+    const dir = path.join(refitRoot, 'finetune');
+    await fsp.mkdir(dir, { recursive: true });
+    ftRefit = await timed('refit finetune', () => refitFinetunePath(dir, dataset, meta.files, ftCandidate, epochs, contest.calibrations, ftBase, ftProgress));
   }
   const reasons = [...evidenceReasons, ...prior.reasons.map((r) => `Prior: ${r}`)];
-  const bundleMeta: AutoBundleMeta = {
-    format: AUTO_BUNDLE_FORMAT,
-    formatVersion: AUTO_BUNDLE_FORMAT_VERSION,
-    chosen,
-    classifier: classifierPath,
-    classes: dataset.classes,
-    backbone: meta.model,
-    reasons,
-    createdAt: new Date().toISOString(),
+  const writeOne = async (name: ContenderName, dir: string): Promise<void> => {
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.mkdir(dir, { recursive: true });
+    const members = [];
+    if (name !== 'finetune') {
+      for (const m of featureRefit!.members) await fsp.copyFile(path.join(refitRoot, 'svm', m.classifier), path.join(dir, m.classifier));
+      members.push(...featureRefit!.members);
+    }
+    if (name !== 'svm') {
+      await fsp.cp(path.join(refitRoot, 'finetune', 'model'), path.join(dir, 'model'), { recursive: true });
+      members.push(...ftRefit!.members);
+    }
+    await writeBundleMeta(dir, name, members, dataset.classes, name === 'finetune' ? meta.model : backboneById.get(featureRefit!.members[0].config!.candidate as string)!, reasons);
   };
-  await fsp.writeFile(path.join(bundleDir, 'ftk.json'), JSON.stringify(bundleMeta, null, 1) + '\n');
+  const bundleDir = path.join(runDir, 'bundle');
+  await writeOne(chosen as ContenderName, bundleDir);
+  if (o.refitAll) {
+    for (const c of contest.contenders) {
+      if (c.folds.length === 0) continue;
+      refitDirs[c.name] = path.join(runDir, 'paths', c.name);
+      await writeOne(c.name, refitDirs[c.name]);
+    }
+  }
+  trustReport = chosen === 'finetune' ? ftRefit?.trust : featureRefit?.trust;
 
   const run: RunReport = {
     format: 'ftk-run',
@@ -526,13 +402,13 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       nearDuplicates: doctor.nearDuplicates.map((p) => ({ files: [p.a, p.b], cosine: p.cosine })),
       nearDuplicateThreshold: 0.985,
       duplicateHandling: meta.duplicates.length ? 'exact duplicates kept in one fold' : undefined,
-      imageSizes: doctor.sizes
-        ? { count: doctor.sizes.sampled, width: doctor.sizes.width, height: doctor.sizes.height }
-        : undefined,
+      imageSizes: doctor.sizes ? { count: doctor.sizes.sampled, width: doctor.sizes.width, height: doctor.sizes.height } : undefined,
     },
     decision: {
       chosen,
       reasons,
+      rule: DECISION_RULE,
+      excluded: decision.excluded,
       prior: {
         favours: prior.path,
         reasons: prior.reasons,
@@ -543,20 +419,21 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
           ...(probe ? { probeEarlyAccuracy: probe.earlyAccuracy, probeLateAccuracy: probe.lateAccuracy } : {}),
         },
       },
-      evidence: { best, withinNoise, reasons: evidenceReasons },
+      evidence: { best: decision.best as PathName, withinNoise: decision.withinNoise, reasons: evidenceReasons },
     },
     folds: { k, seed: o.seed, ...(foldNote ? { note: foldNote } : {}) },
     paths,
     comparisons,
-    learningCurves: { curves, crossovers },
-    grid: gridReport,
+    candidates: contest.candidates,
+    learningCurves: curves,
+    ...(featureRefit ? { grid: gridFromSearch(featureRefit.selection.grid, `refit on all ${n} images, ${Math.min(k, 5)}-fold, ${featureRefit.selection.members[0].candidate.label}`) } : {}),
     ...(trustReport ? { trust: trustReport } : {}),
     timings: { stages, totalMs: performance.now() - started },
     runtime: {
       backend: backend.name,
       backendReason: backend.reason,
-      engine: extracted.stats.engine,
-      device: { ...extracted.stats.device, ...(o.svmOnly ? {} : { trainingBackend: backend.name }) },
+      engine: featureSet.base.stats.engine,
+      device: { ...featureSet.base.stats.device, ...(svmOnly ? {} : { trainingBackend: backend.name }) },
       threads: backend.threads,
       versions: backend.versions,
       node: process.version,
@@ -570,9 +447,10 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     bundle: { path: bundleDir },
     warnings,
   };
-  await fsp.writeFile(path.join(runDir, 'run.json'), JSON.stringify(run, null, 1) + '\n');
+  await fsp.writeFile(path.join(runDir, 'run.json.tmp'), JSON.stringify(run, null, 1) + '\n');
+  await fsp.rename(path.join(runDir, 'run.json.tmp'), path.join(runDir, 'run.json'));
   say('Writing the report');
-  const report = await writeReport(runDir, { });
+  const report = await writeReport(runDir, {});
   say(`Decision: ${chosen}. Bundle: ${bundleDir}; report: ${report.html}`);
-  return { runDir, run, bundle: bundleDir, report: { html: report.html, markdown: report.markdown, json: report.json } };
+  return { runDir, run, bundle: bundleDir, paths: refitDirs, report: { html: report.html, markdown: report.markdown, json: report.json } };
 }

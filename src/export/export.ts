@@ -387,6 +387,13 @@ async function loadBundle(dir: string, options: ExportOptions): Promise<Loaded> 
   } catch (err) {
     throw exportError(`Cannot export ${dir}: its ftk.json is unreadable (${(err as Error).message}).`, 'EXPORT_BAD_MODEL', 'Pass the bundle folder `ftk auto` wrote.', err);
   }
+  if ((meta.members?.length ?? 1) > 1) {
+    throw exportError(
+      `Cannot export ${dir}: the bundle averages ${meta.members!.length} models (${meta.members!.map((m) => m.classifier).join(', ')}), and ftk exports one model per file.`,
+      'EXPORT_UNSUPPORTED_MODEL',
+      `Export a member on its own (e.g. \`ftk export ${path.join(dir, meta.members![0].classifier)}\`), or run \`ftk auto --candidates quick\` for a single-model bundle.`,
+    );
+  }
   const inner = typeof meta.classifier === 'string' ? resolveInside(dir, meta.classifier) : undefined;
   if (inner === undefined) {
     throw exportError(`Cannot export ${dir}: ftk.json names the classifier '${String(meta.classifier)}', which is not inside the bundle folder.`, 'EXPORT_BAD_MODEL', 'Use the bundle folder as `ftk auto` wrote it.');
