@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { autoBundleFormat } from '../src/auto/bundle.js';
+import { autoBundleFormat } from '../src/predict/bundle.js';
 import { FtkError, WeightsError } from '../src/errors.js';
 import { loadFinetunedLayersModel, type FinetunedModelMeta } from '../src/finetune/format.js';
 import { readTfjsLayersWeights, weightsSha256 } from '../src/models/weights.js';

@@ -19,7 +19,7 @@ import { scoreHistogram, type CalibrationJson, type TrustRunReport } from '../fo
 import { fitSvmTrust } from '../trust/fit.js';
 import { SvmClassifier } from '../classify/svm.js';
 import type { FinetuneOptions } from '../finetune/options.js';
-import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta, type BundleMember } from './bundle.js';
+import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta, type BundleMember } from '../predict/bundle.js';
 import type { FeatureCandidate, FinetuneCandidate } from './candidates.js';
 import { fitFeatureMember, selectFeatures, type CandidateFeatures, type FeatureSelection } from './feature_path.js';
 import { carryCalibration } from './finetune_path.js';

@@ -26,8 +26,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { AutoBundleMeta } from '../auto/bundle.js';
-import { AUTO_BUNDLE_FORMAT } from '../auto/bundle.js';
+import type { AutoBundleMeta } from '../predict/bundle.js';
+import { AUTO_BUNDLE_FORMAT } from '../predict/bundle.js';
 import { SvmClassifier } from '../classify/svm.js';
 import { ExportError, FtkError } from '../errors.js';
 import { loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type FinetunedModelMeta } from '../finetune/format.js';

@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { AUTO_BUNDLE_FORMAT, type AutoBundleMeta } from '../auto/bundle.js';
+import { AUTO_BUNDLE_FORMAT, type AutoBundleMeta } from '../predict/bundle.js';
 import { ExportError, FtkError } from '../errors.js';
 import { FINETUNED_FORMAT, MODEL_JSON, readFinetunedMeta, type FinetunedModelMeta } from '../finetune/format.js';
 import { describePreprocess } from '../models/preprocess.js';

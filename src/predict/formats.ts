@@ -7,14 +7,14 @@
  * | `ftk-finetuned` | fine-tuned model folder (`ftk finetune`) | served |
  * | `ftk-svm-model` | SVM over bottleneck features (`ftk svm fit`) | served (svm.ts) |
  * | `ftk-linear-model` | LinearSVC / LogisticRegression over bottleneck features (`ftk svm fit --solver ...`) | served (svm.ts) |
- * | `ftk-auto-bundle` | `ftk auto`'s winner refitted on all data | served (src/auto/bundle.ts) |
+ * | `ftk-auto-bundle` | `ftk auto`'s winner refitted on all data | served (src/predict/bundle.ts) |
  * | `ftk-onnx-classifier` | a `.onnx` file written by `ftk export` | served (onnx_file.ts) |
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { FtkError } from '../errors.js';
 import type { ClassifierFormat, SavedClassifier } from './classifier.js';
-import { autoBundleFormat } from '../auto/bundle.js';
+import { autoBundleFormat } from './bundle.js';
 import { finetunedFormat } from './finetuned.js';
 import { ONNX_CLASSIFIER_TAG, onnxFileFormat } from './onnx_file.js';
 import { linearFormat, svmFormat } from './svm.js';

@@ -16,7 +16,7 @@ import { promises as fsp } from 'node:fs';
 import { FtkError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { PathName } from '../formats/run_report.js';
-import type { ClassifierFormat, ImageScores, SavedClassifier } from '../predict/classifier.js';
+import type { ClassifierFormat, ImageScores, SavedClassifier } from './classifier.js';
 import { resolveInside } from '../runtime/safe_path.js';
 
 export const AUTO_BUNDLE_FORMAT = 'ftk-auto-bundle';
