@@ -99,3 +99,24 @@ test('averageScores: the mean of the members, an undecodable image stays an erro
   assert.equal(out[0].unknownScore, 0.3);
   assert.deepEqual(out[1], { error: 'bad file' });
 });
+
+test('SvmClassifier: an inverted Platt sigmoid (out-of-fold decisions ranked backwards) is dropped, not served', async () => {
+  const { SvmClassifier } = await import('../src/classify/svm.js');
+  // Weak signal and a tiny C: libsvm's internal 5-fold decision values rank the pair backwards.
+  const rng = new Rng(0);
+  const n = 40;
+  const d = 16;
+  const y = Array.from({ length: n }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: n * d }, (_, k) => rng.normal() + (k % d === 0 && y[Math.floor(k / d)] ? 0.3 : 0));
+  const m = await new SvmClassifier({ kernel: 'rbf', C: 2 ** -5, probability: true, seed: 0 }).fit({ data: X, rows: n, cols: d }, y);
+  assert.match(m.probabilityDropped_ ?? '', /ranked the classes backwards/);
+  assert.equal(m.probA_, undefined, 'no probabilities that would flip every decision');
+  assert.equal(m.predict({ data: X, rows: n, cols: d }).length, n);
+  m.dispose();
+  // A model whose out-of-fold decisions rank the classes correctly keeps its probabilities.
+  const Xs = Float32Array.from({ length: n * d }, (_, k) => rng.normal() + (k % d === 0 && y[Math.floor(k / d)] ? 3 : 0));
+  const ok = await new SvmClassifier({ kernel: 'rbf', C: 1, probability: true, seed: 0 }).fit({ data: Xs, rows: n, cols: d }, y);
+  assert.equal(ok.probabilityDropped_, undefined);
+  assert.ok(ok.probA_ && ok.probA_[0] < 0);
+  ok.dispose();
+});

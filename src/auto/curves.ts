@@ -13,8 +13,8 @@
  */
 import { OptionsError } from '../errors.js';
 import { Rng } from '../data/random.js';
+import { FRACTION_EPS } from '../report/crossover.js';
 import type { Crossover, LearningCurve, LearningCurvePoint } from '../formats/run_report.js';
-import { PATH_SHORT } from '../report/format.js';
 
 /** Fewer sizes than this do not show the shape of a curve. */
 export const MIN_CURVE_SIZES = 3;
@@ -22,11 +22,8 @@ export const MIN_CURVE_SIZES = 3;
 /** Each class keeps at least this many rows in a subset (a class with one row cannot be split again inside the fold). */
 export const MIN_PER_CLASS = 2;
 
-/** The note of a crossover that was not found between measured sizes (the start of `Crossover.note`). */
-export const NO_CROSSOVER = 'no crossover in the measured range';
-
-/** Fractions closer than this are the same fraction (0.1 from the CLI vs 0.1 computed). */
-const FRACTION_EPS = 1e-9;
+/** The crossover of two curves, read between measured points only, lives with the report (src/report/crossover.ts). */
+export { NO_CROSSOVER, crossoverInRange } from '../report/crossover.js';
 
 /**
  * A stratified subsample of `rows`: `fraction` of each class (rounded, at least 2 per class),
@@ -100,67 +97,4 @@ export function curveSubsets(folds: Int32Array, labels: readonly number[], fract
     const rows = train.map((t, f) => stratifiedSubsample(t, labels, fraction, seed + f));
     return { fraction, rows, trainSizes: rows.map((r) => r.length) };
   });
-}
-
-interface Paired {
-  fraction: number;
-  size: number;
-  /** accuracy(b) - accuracy(a). */
-  d: number;
-}
-
-/** Shared points of two curves, matched by fraction, ascending. */
-function pairByFraction(a: LearningCurve, b: LearningCurve): Paired[] {
-  const out: Paired[] = [];
-  for (const p of a.points) {
-    const q: LearningCurvePoint | undefined = b.points.find((x) => Math.abs(x.fraction - p.fraction) <= FRACTION_EPS);
-    // The sizes agree when both came from curveSubsets; an older record may differ slightly.
-    if (q) out.push({ fraction: p.fraction, size: (p.trainSize + q.trainSize) / 2, d: q.meanAccuracy - p.meanAccuracy });
-  }
-  return out.sort((x, y) => x.fraction - y.fraction);
-}
-
-/**
- * Where two learning curves change order, read only between measured points. Points are matched
- * by fraction (not by exact training size). A crossover is placed only where the difference
- * b - a changes sign between two measured points: the training size there is interpolated
- * linearly between the two sizes; a difference of exactly 0 at a measured point, with opposite
- * signs on either side, places it at that point. Otherwise `trainSize` is null and `note` starts
- * with 'no crossover in the measured range': nothing is extrapolated.
- *
- * `from` is the curve ahead below the crossover, `to` the one ahead above it. When the order
- * changes more than once, the last change is given (above it the order holds up to the largest
- * measured size) and the note says how many there were.
- */
-export function crossoverInRange(a: LearningCurve, b: LearningCurve): Crossover {
-  const pts = pairByFraction(a, b);
-  const range = pts.length ? `${Math.round(pts[0].size)} to ${Math.round(pts[pts.length - 1].size)} training images` : '';
-  if (pts.length < 2) {
-    return { from: a.path, to: b.path, trainSize: null, extrapolated: false, note: `${NO_CROSSOVER}: the curves share ${pts.length} training fraction(s), 2 are needed` };
-  }
-  // Sign changes between consecutive non-zero differences; zeros in between are touch points.
-  const changes: { lo: Paired; hi: Paired; zero?: Paired }[] = [];
-  let last: Paired | undefined;
-  let zero: Paired | undefined;
-  for (const p of pts) {
-    if (p.d === 0) {
-      zero ??= p;
-      continue;
-    }
-    if (last && Math.sign(last.d) !== Math.sign(p.d)) changes.push({ lo: last, hi: p, zero });
-    last = p;
-    zero = undefined;
-  }
-  if (!changes.length) {
-    const ahead = pts.every((p) => p.d === 0) ? 'the curves are level at every measured size' : `${PATH_SHORT[pts.some((p) => p.d > 0) ? b.path : a.path]} is ahead or level at every measured size`;
-    return { from: a.path, to: b.path, trainSize: null, extrapolated: false, note: `${NO_CROSSOVER}, ${range}: ${ahead}` };
-  }
-  const { lo, hi, zero: at } = changes[changes.length - 1];
-  const [from, to] = lo.d < 0 ? [a.path, b.path] : [b.path, a.path];
-  const size = at ? at.size : lo.size + (-lo.d / (hi.d - lo.d)) * (hi.size - lo.size);
-  const where = at
-    ? `level at ${Math.round(at.size)} training images, fraction ${at.fraction}`
-    : `interpolated between ${Math.round(lo.size)} and ${Math.round(hi.size)} training images, fractions ${lo.fraction} and ${hi.fraction}`;
-  const more = changes.length > 1 ? `; the order changes ${changes.length} times in the measured range, this is the last change` : '';
-  return { from, to, trainSize: Math.round(size), extrapolated: false, note: `${where}${more}` };
 }

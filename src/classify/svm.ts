@@ -90,6 +90,8 @@ export class SvmClassifier {
   rho_?: Float64Array;
   /** Platt parameters per pair (with `probability: true`). */
   probA_?: Float64Array;
+  /** Why `fit` was asked for probabilities and kept none (an inverted Platt sigmoid), if it did. */
+  probabilityDropped_?: string;
   probB_?: Float64Array;
   /** The gamma used (resolved from 'scale'/'auto'); undefined for linear. */
   gamma_?: number;
@@ -174,8 +176,17 @@ export class SvmClassifier {
     this.nSupport_ = raw.nSV;
     this.dualCoef_ = raw.coef;
     this.rho_ = raw.rho;
-    this.probA_ = prob?.probA;
-    this.probB_ = prob?.probB;
+    // Platt's sigmoid P(first class) = 1 / (1 + exp(A f + B)) needs A < 0: the out-of-fold decision
+    // values it is fitted on must rank the pair the right way round. On a handful of images with a
+    // tiny C they can rank it backwards (A > 0); those probabilities would contradict the model's
+    // own decisions (every argmax flipped), so the model keeps no probabilities and says why.
+    const inverted = prob ? Array.from(prob.probA).filter((a) => !(a < 0)).length : 0;
+    this.probabilityDropped_ =
+      inverted > 0
+        ? `Platt scaling failed on ${inverted} of ${prob!.probA.length} class pair(s): its out-of-fold decision values ranked the classes backwards (sigmoid slope A >= 0, C=${opts.C}); the model predicts by its decision function, without probabilities`
+        : undefined;
+    this.probA_ = inverted ? undefined : prob?.probA;
+    this.probB_ = inverted ? undefined : prob?.probB;
     this.gamma_ = gamma ?? undefined;
     this.classWeight_ = weights;
     this.scaler_ = scaler;

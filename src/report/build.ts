@@ -6,10 +6,10 @@
  * - `pathResultFromPredictions`: any path's out-of-fold predictions -> `PathResult` (fine-tuning)
  * - `gridFromSearch`: a `GridSearchResult` -> `GridReport`
  * - `pairedComparison`: two `PathResult`s on the same folds -> `PairedComparison`
- * - `estimateCrossover`: the old name of `crossoverInRange` (src/auto/curves.ts)
+ * - `estimateCrossover`: the old name of `crossoverInRange` (src/report/crossover.ts)
  */
 import { OptionsError } from '../errors.js';
-import { crossoverInRange } from '../auto/curves.js';
+import { crossoverInRange } from './crossover.js';
 import type { CrossValidationResult, GridSearchResult } from '../classify/search.js';
 import { confusionMatrix, mean, meanInterval95, perClass, std, t975 } from '../classify/metrics.js';
 import type { Crossover, GridReport, LearningCurve, OofPrediction, PairedComparison, PathName, PathResult } from '../formats/run_report.js';
@@ -201,7 +201,7 @@ export function pairedComparison(a: PathResult, b: PathResult): PairedComparison
 }
 
 /**
- * @deprecated Use `crossoverInRange` (src/auto/curves.ts): points matched by fraction, a crossover
+ * @deprecated Use `crossoverInRange` (src/report/crossover.ts): points matched by fraction, a crossover
  * only between two measured sizes, never extrapolated. Kept under the old name for existing callers.
  */
 export const estimateCrossover: (a: LearningCurve, b: LearningCurve) => Crossover = crossoverInRange;

@@ -69,7 +69,9 @@ export async function svmOutOfFoldProbabilities(X: MatrixLike, y: ArrayLike<numb
     const clf = await new SvmClassifier({ ...svmOptions, probability: true }).fit(rows(M, train), ytr);
     try {
       const fitted = clf.classes_!;
-      const p = clf.predictProba(rows(M, test), { raw: true });
+      // A fold whose Platt sigmoid came out inverted keeps no probabilities (SvmClassifier.fit): its
+      // decisions count as one-hot rows.
+      const p = clf.probA_ ? clf.predictProba(rows(M, test), { raw: true }) : clf.predict(rows(M, test)).map((label) => Float64Array.from(fitted, (c) => (c === label ? 1 : 0)));
       test.forEach((i, j) => {
         // A class missing from a training fold gets probability 0.
         const row = new Float64Array(classes.length);
