@@ -39,6 +39,7 @@ const args = [
 mkdirSync(out, { recursive: true });
 const load = new LoadMonitor(15_000);
 const started = new Date();
+const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const t0 = performance.now();
 const loadStart = os.loadavg();
 const code = await new Promise<number>((resolve) => {
@@ -55,7 +56,7 @@ const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as RunR
 const chosen = run.paths!.find((p) => p.path === run.decision.chosen)!;
 const record = {
   date: started.toISOString(),
-  commit: execSync('git rev-parse --short HEAD').toString().trim(),
+  commit,
   name,
   data: values.data,
   images: run.dataset.counts.reduce((a, b) => a + b, 0),

@@ -275,8 +275,9 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       runDir,
       budgetMs: o.budget * 60000,
       elapsedMs,
-      // The refit: the feature search on all rows (about a fold's) + fine-tuning on all rows (a fold's refit, 1.25x the rows).
-      refitEstimateMs: (f) => f.svm * 1.5 + f.finetune * 0.8,
+      // The refit: the feature search on all rows (1.5 folds') + one fine-tuning run on all rows (a fold
+      // holds two inner runs and a refit: half of it is a generous estimate of one run on 1.25x the rows).
+      refitEstimateMs: (f) => f.svm * 1.5 + f.finetune * 0.5,
       features: { candidates: space.features, byId: featureSet.byId },
       ...(svmOnly ? {} : { finetune: { candidates: space.finetune, base: ftBase, onProgress: ftProgress } }),
       innerFolds,

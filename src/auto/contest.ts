@@ -4,9 +4,10 @@
  * their candidates inside the training rows and predict the held-out rows; the ensemble (the mean of
  * the two picks' calibrated probabilities) is scored on the same rows.
  *
- * Budget: after the first fold, the number of folds is planned for both paths at once
+ * Budget: after each fold, the number of folds is planned for both paths at once
  * (src/auto/budget.ts `planFolds`: folds are cut for both paths or for neither, from per-fold costs
- * that leave out one-time costs such as the cold frozen-prefix cache). Fine-tuning candidates past
+ * that leave out one-time costs such as the cold frozen-prefix cache; the latest fold's cost
+ * replaces the first fold's pessimistic estimate). Fine-tuning candidates past
  * the first (the path's default) run only while the fold's share of the budget allows; the
  * pruned ones are listed with the reason.
  */
@@ -94,6 +95,7 @@ export async function runContest(input: ContestInput): Promise<ContestResult> {
   const calibrations: CalibrationJson[] = [];
   let planned = input.k;
   let ftFoldBudgetMs = Infinity;
+  let lastCut: string | undefined;
   const accuracyOf = (rows: ArrayLike<number>, predicted: ArrayLike<number>) => Array.from(rows).filter((r, i) => predicted[i] === input.labels[r]).length / rows.length;
 
   for (let f = 0; f < planned; f++) {
@@ -194,27 +196,28 @@ export async function runContest(input: ContestInput): Promise<ContestResult> {
       ens!.folds.push(f);
       ens!.foldMs.push(svmMs + ftMs);
       say(`  ensemble: ${(100 * accuracyOf(fold.test, ensPred)).toFixed(1)}%`);
-      if (f === 0) {
-        // One-time cost: the cold frozen-prefix cache (later folds recompute only their new images).
-        const oneTimeMs = r.prefixMs * Math.max(0, 1 - 1 / Math.max(1, input.k - 1));
-        const plan = planFolds({
-          budgetMs: input.budgetMs,
-          elapsedMs: input.elapsedMs(),
-          k: input.k,
-          foldsDone: 1,
-          costs: [
-            { path: 'svm', firstFoldMs: svmMs, oneTimeMs: 0 },
-            { path: 'finetune', firstFoldMs: ftMs, oneTimeMs },
-          ],
-          refitMs: input.refitEstimateMs({ svm: svmMs, finetune: ftMs - oneTimeMs }),
-        });
-        planned = plan.folds;
-        if (plan.cut) cuts.push(plan.cut);
-        ftFoldBudgetMs = ftMs - oneTimeMs;
-      }
+      // The plan is made after the first fold and remade after every later one: the first pays
+      // one-time costs (the cold frozen-prefix cache; later folds recompute only their new images),
+      // so its estimate is the pessimistic one, and each later fold's own time replaces it.
+      const oneTimeMs = f === 0 ? r.prefixMs * Math.max(0, 1 - 1 / Math.max(1, input.k - 1)) : 0;
+      const plan = planFolds({
+        budgetMs: input.budgetMs,
+        elapsedMs: input.elapsedMs(),
+        k: input.k,
+        foldsDone: f + 1,
+        costs: [
+          { path: 'svm', firstFoldMs: svmMs, oneTimeMs: 0 },
+          { path: 'finetune', firstFoldMs: ftMs, oneTimeMs },
+        ],
+        refitMs: input.refitEstimateMs({ svm: svmMs, finetune: ftMs - oneTimeMs }),
+      });
+      planned = plan.folds;
+      lastCut = plan.cut;
+      if (f === 0) ftFoldBudgetMs = ftMs - oneTimeMs;
     }
     picks.push(pick);
   }
+  if (lastCut) cuts.push(lastCut);
   const contenders = [svm, ...(ft ? [ft, ens!] : [])];
   return { contenders, candidates: [...reports.values()], foldsRun: svm.folds.filter((f) => !ft || ft.folds.includes(f)), cuts, picks, members, calibrations };
 }
