@@ -24,8 +24,38 @@ const lastBy = (recs: Rec[], key: (r: Rec) => string): Rec[] => [...new Map(recs
 
 const tableHead = (cols: string[]) => `| ${cols.join(' | ')} |\n|${cols.map(() => '---|').join('')}`;
 
+/** The full cats-dogs runs (bench/auto/cats_dogs.ts, bench/auto/cats_dogs.jsonl): one table per run. */
+export function renderCatsDogs(records: Rec[]): string {
+  if (!records.length) return '';
+  const runs = lastBy(records, (r) => `${r.name} ${r.command}`);
+  const one = (r: Rec) => {
+    const mean = (xs: (number | null)[]) => {
+      const v = xs.filter((x): x is number => x !== null);
+      return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+    };
+    const contenders = (r.contenders as Rec[])
+      .map((c) => `| ${c.path === r.chosen ? `**${c.path}**` : c.path} | ${pct(c.meanAccuracy)} (${interval(c.ci95)}) | ${(c.foldAccuracies as number[]).map((x) => pct(x)).join(', ')} | ${c.minutes.toFixed(1)} |`)
+      .join('\n');
+    const candidates = ((r.candidates ?? []) as Rec[])
+      .map((c) => `| ${c.path} | \`${c.id}\` | ${pct(mean(c.innerScores))} | ${c.picked} | ${pct(mean(c.outerAccuracies ?? []))} | ${c.minutes.toFixed(1)} | ${[c.pruned, c.capHit].filter(Boolean).join('; ') || ''} |`)
+      .join('\n');
+    const l = r.loadavg;
+    return `### cats-dogs, all 2,000 photos (\`${r.name}\`, ${r.date.slice(0, 10)}, commit ${r.commit})
+
+\`${r.command}\` (\`npx tsx bench/auto/cats_dogs.ts --name ${r.name} ...\`), budget ${r.budgetMinutes} min: **${r.minutes.toFixed(1)} min** of wall time, 1-minute load average ${l.sampled1min.min.toFixed(1)} to ${l.sampled1min.max.toFixed(1)} during the run (sampled every 15 s; its own threads included) on ${r.cores} cores. Pick: **${r.chosen}**, ${pct(r.chosenAccuracy)} (95% interval ${interval(r.chosenCi95)}) over ${r.chosenFolds.length} outer folds, every choice (candidate, C/gamma, epochs) made inside the training folds.${r.cuts?.length ? ` Budget cuts: ${(r.cuts as string[]).join('; ')}.` : ''}
+
+${tableHead(['contender', 'CV accuracy (95% interval)', 'per fold', 'minutes'])}
+${contenders}
+
+${tableHead(['path', 'candidate', 'mean inner score', 'picked in folds', 'outer accuracy where picked', 'minutes', 'note'])}
+${candidates}
+`;
+  };
+  return runs.map(one).join('\n');
+}
+
 /** The section's markdown from the two record files' contents. */
-export function renderSection(results: Rec[], before: Rec[]): string {
+export function renderSection(results: Rec[], before: Rec[], catsDogs: Rec[] = []): string {
   if (results.length === 0) throw new Error('bench/auto/results.jsonl has no records: run `npx tsx bench/auto/run.ts` first');
   const runs = lastBy(results, (r) => r.dataset.name);
   const pathsShown = REFIT_PATHS.filter((p) => runs.some((r) => r.test?.[p]));
@@ -52,11 +82,15 @@ export function renderSection(results: Rec[], before: Rec[]): string {
       const b = lastBy(before, (x) => x.subset.name).find((x) => x.subset.name === r.dataset.name);
       const after = cvOf(r, r.chosen);
       const afterTest = r.pickOnTest.chosenAccuracy as number;
-      if (!b) return `| ${r.dataset.name} | not measured | ${r.chosen}: CV ${pct(after?.meanAccuracy)}, test ${pct(afterTest)} | — |`;
+      // The pick is the best contender, or within the paired 95% interval of it (best - pick reaches 0).
+      const best = r.evidence?.best as string | undefined;
+      const cmp = (r.comparisons as Rec[] | undefined)?.find((c) => c.a === best && c.b === r.chosen);
+      const within = !best ? '—' : best === r.chosen ? 'yes (the best)' : cmp ? `${cmp.ci95[0] <= 0 ? 'yes' : '**no**'} (best ${best}, ${(100 * cmp.ci95[0]).toFixed(1)} to ${(100 * cmp.ci95[1]).toFixed(1)} points)` : '—';
+      if (!b) return `| ${r.dataset.name} | not measured | ${r.chosen}: CV ${pct(after?.meanAccuracy)}, test ${pct(afterTest)} | ${within} | — |`;
       const bPick = (b.paths as Rec[]).find((x) => x.path === b.chosen);
       const points = (a: number, b: number) => `${a >= b ? '+' : ''}${(100 * (a - b)).toFixed(1)} points`;
       const cv = after && bPick ? `; CV ${points(after.meanAccuracy, bPick.meanAccuracy)}` : '';
-      return `| ${r.dataset.name} | ${b.chosen}: CV ${pct(bPick?.meanAccuracy)} (${interval(bPick?.ci95)}), test ${pct(b.test.accuracy)} | ${r.chosen}: CV ${pct(after?.meanAccuracy)} (${interval(after?.ci95)}), test ${pct(afterTest)} | ${afterTest >= b.test.accuracy ? 'yes' : '**no**'} (test ${points(afterTest, b.test.accuracy)}${cv}) |`;
+      return `| ${r.dataset.name} | ${b.chosen}: CV ${pct(bPick?.meanAccuracy)} (${interval(bPick?.ci95)}), test ${pct(b.test.accuracy)} | ${r.chosen}: CV ${pct(after?.meanAccuracy)} (${interval(after?.ci95)}), test ${pct(afterTest)} | ${within} | ${afterTest >= b.test.accuracy ? 'yes' : '**no**'} (test ${points(afterTest, b.test.accuracy)}${cv}) |`;
     });
   const beforeCommits = [...new Set(before.map((b) => b.checkout.commit.slice(0, 7)))];
 
@@ -74,6 +108,7 @@ Script \`bench/auto/run.ts\` (datasets: \`bench/auto/datasets.ts\` and \`bench/a
 
 ${tableHead(['dataset', 'kind', 'classes', 'train / test images', "auto's pick", "pick's CV accuracy (95% interval)", "pick's test accuracy", ...pathsShown.map((p) => `test: ${p}`), 'pick better on test?', 'minutes (load)'])}
 ${runs.map(row).join('\n')}
+${catsDogs.length ? `\n${renderCatsDogs(catsDogs)}` : ''}
 ${
   subsetRows.length
     ? `
@@ -81,7 +116,7 @@ ${
 
 "Before" = \`ftk auto\` at ${beforeCommits.join(', ')} with the same flags and default budget (\`bench/auto/before.ts\`), its chosen bundle scored on the same test photos. The acceptance asks that the new pick is never below the old one; the test photos are the same for both, the folds of the CV estimates need not be.
 
-${tableHead(['subset', 'before: pick, CV (95% interval), test', 'after: pick, CV (95% interval), test', 'after not below before on test? (after - before)'])}
+${tableHead(['subset', 'before: pick, CV (95% interval), test', 'after: pick, CV (95% interval), test', 'pick within the paired interval of the best contender?', 'after not below before on test? (after - before)'])}
 ${subsetRows.join('\n')}
 `
     : ''
@@ -100,9 +135,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       print: { type: 'boolean', default: false },
       results: { type: 'string', default: 'bench/auto/results.jsonl' },
       before: { type: 'string', default: 'bench/auto/before.jsonl' },
+      'cats-dogs': { type: 'string', default: 'bench/auto/cats_dogs.jsonl' },
     },
   });
-  const md = renderSection(readRecords(values.results!), readRecords(values.before!));
+  const md = renderSection(readRecords(values.results!), readRecords(values.before!), readRecords(values['cats-dogs']!));
   if (!values.print) writeResultsSection('auto-datasets', md);
   console.log(md);
 }

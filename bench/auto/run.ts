@@ -248,6 +248,8 @@ async function main(): Promise<void> {
       folds: run.folds,
       cv: pathScores(run),
       comparisons: run.comparisons,
+      evidence: run.decision.evidence,
+      candidates: run.candidates?.map((c) => ({ id: c.id, path: c.path, innerScores: c.innerScores, picked: c.picked, outerAccuracies: c.outerAccuracies, minutes: c.ms / 60000, pruned: c.pruned, capHit: c.capHit })),
       budget: run.budget,
       warnings: run.warnings,
       test: testScores,
