@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { argmaxScores, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold } from '../auto/folds.js';
+import { argmaxScores, FEATURE_LINEAR_ABOVE, finetuneOnRows, keepDuplicatesTogether, runMessages, scoreModelOnRows, svmOnFold } from '../auto/folds.js';
 import { mean, meanInterval95, std } from '../classify/metrics.js';
 import { findDataset, type Dataset } from '../data/dataset.js';
 import { findDuplicates, sha256Files } from '../data/hash.js';
@@ -292,7 +292,11 @@ export async function compareMethods(source: string | Dataset, options: CompareM
   const keys = Object.fromEntries(BENCH_METHODS.map((m) => [m, keyOf({ method: m, settings: settingsOf[m] })])) as Record<BenchMethod, string>;
   const labelOf: Record<BenchMethod, string> = {
     scratch: `${scratchSettings.model}${scratchSettings.model === 'smallcnn' ? '' : ' (random init)'} trained from scratch, augmented${scratchSettings.inputSize ? `, ${scratchSettings.inputSize} px` : ''}`,
-    svm: `RBF SVM on ${describeBackbone(backbone)} bottleneck features (C, gamma by a ${BENCH_DEFAULTS.innerFolds}-fold grid search inside each training fold)`,
+    // Above the exact kernel's row limit the feature path is logistic regression on every row (folds.ts): say which.
+    svm:
+      n - Math.floor(n / k) > FEATURE_LINEAR_ABOVE
+        ? `multinomial logistic regression on ${describeBackbone(backbone)} bottleneck features, all rows (C by a ${BENCH_DEFAULTS.innerFolds}-fold grid search inside each training fold; above the RBF SVM's ${FEATURE_LINEAR_ABOVE}-row limit)`
+        : `RBF SVM on ${describeBackbone(backbone)} bottleneck features (C, gamma by a ${BENCH_DEFAULTS.innerFolds}-fold grid search inside each training fold)`,
     finetune: `${describeBackbone(backbone)} fine-tuned (new head, then the unfrozen top at lr/10)`,
   };
   const findRecord = (m: BenchMethod, f: number) => records.find((r): r is BenchFoldRecord => r.kind === 'fold' && r.method === m && r.fold === f && r.key === keys[m]);
