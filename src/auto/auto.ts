@@ -153,7 +153,7 @@ function cannotTrainExternal(model: string): boolean {
   return model.startsWith('onnx:');
 }
 
-/** Mean of two probability rows per class. */
+/** Share of `rows` whose prediction is their label. */
 function accuracyOf(predicted: ArrayLike<number>, labels: readonly number[], rows: readonly number[]): number {
   return rows.filter((r) => predicted[r] === labels[r]).length / rows.length;
 }
@@ -217,7 +217,13 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   );
   const { features: X, meta } = featureSet.base;
   const firstTrainable = backbones.find((b) => b.trainable);
-  const untrainable = firstTrainable ? cannotTrainReason(meta.model) && backbones.length === 1 ? cannotTrainReason(meta.model) : undefined : cannotTrainReason(meta.model) ?? 'no backbone can be trained here';
+  // Why fine-tuning cannot run: no trainable backbone, or the only one turned out to be a TF.js
+  // graph model (known once its features were read).
+  const untrainable = !firstTrainable
+    ? (cannotTrainReason(meta.model) ?? 'no backbone can be trained here')
+    : backbones.length === 1
+      ? cannotTrainReason(meta.model)
+      : undefined;
   if (untrainable && !o.svmOnly) say(`Only the feature path can run: ${untrainable}.`);
   const svmOnly = o.svmOnly || untrainable !== undefined || space.finetune.length === 0;
   const [n, d] = meta.shape;
