@@ -160,7 +160,7 @@ export async function examineDataset(
     warnings.push(`Some images are tiny (smallest ${sizes.width.min}x${sizes.height.min}): upscaling to the model's input blurs them.`);
   }
   if (sizes && sizes.nonSquare > 0.5) {
-    warnings.push(`${Math.round(sizes.nonSquare * 100)}% of images are far from square: they are squashed to the input size (Keras' default); --crop center keeps proportions.`);
+    warnings.push(`${Math.round(sizes.nonSquare * 100)}% of images are far from square: squashing them to the input size (Keras' default) distorts them; --crop center keeps proportions (ftk auto tries both, centre first).`);
   }
   return { classes: dataset.classes, counts, total, imbalance, skipped, duplicates, nearDuplicates: near, sizes, warnings };
 }
