@@ -36,12 +36,12 @@ export { finetune, type FinetuneResult, type FinetuneStats } from './finetune/fi
 export { FINETUNE_DEFAULTS, DEFAULT_FREEZE, resolveFinetuneOptions, resolveWorkers, type FinetuneOptions, type FinetuneProgress, type EpochRecord } from './finetune/options.js';
 export { parseFreezeSpec, resolveFreeze, blockEnds, type FreezeSpec, type FreezePlan } from './finetune/freeze.js';
 export { SmallCNN, type SmallCnnOptions } from './finetune/smallcnn.js';
-export { readFinetunedMeta, loadFinetunedLayersModel, type FinetunedModelMeta } from './finetune/format.js';
+export { readFinetunedMeta, loadFinetunedLayersModel, featureTensor, type FinetunedModelMeta, type FinetunedUnknownJson } from './finetune/format.js';
 export { parseAugmentSpec, resolveAugment, sampleTransform, applyTransform, augmentSpecString, type AugmentOptions, type ResolvedAugment, type ImageTransform } from './data/augment.js';
 export { registerWasmTrainingKernels } from './runtime/wasm_gradients.js';
 export { predict, collectImageFiles, type PredictOptions, type PredictResult, type ImagePrediction, type FailedPrediction } from './predict/predict.js';
 export { loadClassifier, CLASSIFIER_FORMATS } from './predict/formats.js';
-export { suggest, resolveSvmModelFile, type SuggestImagesOptions, type SuggestImagesResult, type SuggestedFile } from './predict/suggest.js';
+export { suggest, resolveSuggestModel, resolveSvmModelFile, type SuggestModel, type SuggestImagesOptions, type SuggestImagesResult, type SuggestedFile } from './predict/suggest.js';
 export type { SavedClassifier, ClassifierFormat, ImageScores, PredictImagesOptions } from './predict/classifier.js';
 export * from './report/index.js';
 export { exportOnnx, OnnxExportError } from './runtime/onnx_export.js';

@@ -85,7 +85,8 @@ test('predict: probabilities of every class summing to 1, the argmax as label, t
 test('predict reproduces the validation accuracy recorded in ftk.json, whatever the batch size', { skip: noWeights }, async () => {
   const valFiles = trained.meta.dataset.valFiles!;
   assert.equal(valFiles.length, 5);
-  const result = await predict(MODEL, valFiles.map((f) => path.join(data, f)), { batchSize: 2 });
+  // The classifier's accuracy: the unknown check off (with it, an image above the threshold has no label).
+  const result = await predict(MODEL, valFiles.map((f) => path.join(data, f)), { batchSize: 2, unknown: false });
   const correct = result.predictions.filter((p, i) => 'label' in p && p.label === valFiles[i].split('/')[0]).length;
   assert.equal(correct / valFiles.length, trained.meta.metrics.valAccuracy);
   const classifier = await loadClassifier(MODEL);
@@ -111,7 +112,7 @@ test('what is not a served classifier is a clear error', { skip: noWeights }, as
   await assert.rejects(predict(unfinished, [photos]), /unfinished training leaves only checkpoint.ftkc/);
 });
 
-test('ftk predict --json prints the one prediction schema { classes, predictions, failed } (no unknown score: fine-tuned models carry no detector); text mode prints top-k per line', { skip: noWeights }, () => {
+test('ftk predict --json prints the one prediction schema { classes, predictions, failed } (with the unknown score of the model\'s detector); text mode prints top-k per line', { skip: noWeights }, () => {
   const env = { ...process.env, FTK_HOME: path.join(tmp, 'home'), FTK_DEV: '1' };
   const run = (...args: string[]) => spawnSync(process.execPath, [path.resolve('bin/ftk.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
   const r = run('predict', MODEL, path.join(photos, 'b.png'), path.join(photos, 'deeper'), '--json', '--backend', 'wasm');
@@ -122,8 +123,8 @@ test('ftk predict --json prints the one prediction schema { classes, predictions
   assert.deepEqual(doc.failed, []);
   const json = doc.predictions;
   assert.deepEqual(json.map((j) => path.basename(j.file!)), ['b.png', 'a.png', 'c.png']);
-  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'labelIndex', 'unknown', 'probabilities']);
-  assert.equal(json[0].unknown, false);
+  assert.deepEqual(Object.keys(json[0]), ['file', 'label', 'labelIndex', 'unknown', 'unknownScore', 'unknownThreshold', 'probabilities']);
+  assert.equal(json[0].unknown, false, `b.png is like the training images (score ${json[0].unknownScore}, threshold ${json[0].unknownThreshold})`);
   assert.deepEqual(Object.keys(json[0].probabilities!), ['blue', 'red']);
   assert.equal(json[0].label, 'red');
   assert.equal(json[0].labelIndex, 1);

@@ -106,6 +106,8 @@ export async function finetunePathFold(
       epochs: caps.finetune,
       out,
       overwrite: true,
+      // Models scored inside a fold are evidence, not deliverables: no unknown detector (its pass over the training images would be wasted).
+      unknown: false,
       onProgress: ctx.onProgress,
     });
     prefixMs += result.stats.prefixSeconds * 1000;
@@ -127,6 +129,7 @@ export async function finetunePathFold(
     epochs: top.bestEpochs.finetune,
     out: modelDir,
     overwrite: true,
+    unknown: false,
     onProgress: ctx.onProgress,
   });
   prefixMs += refit.result.stats.prefixSeconds * 1000;

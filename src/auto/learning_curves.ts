@@ -98,7 +98,7 @@ export async function measureCurves(c: CurveInput): Promise<LearningCurves> {
         const ftPick = c.contest.picks.find((p) => p.fold === f)?.finetune;
         const cand = c.space.finetune.find((x) => x.id === ftPick?.id) ?? c.space.finetune[0];
         const dir = path.join(c.runDir, 'folds', `curve-${f + 1}-${train.length}`);
-        await finetuneOnRows(c.dataset, c.meta.files, train, { ...c.ftBase, inputSize: cand.inputSize, crop: cand.crop, freeze: cand.freeze, views: cand.views, dropout: cand.dropout, out: dir, overwrite: true });
+        await finetuneOnRows(c.dataset, c.meta.files, train, { ...c.ftBase, inputSize: cand.inputSize, crop: cand.crop, freeze: cand.freeze, views: cand.views, dropout: cand.dropout, out: dir, overwrite: true, unknown: false });
         const scores = await scoreModelOnRows(dir, c.dataset, c.meta.files, test);
         fAcc.push(argmaxScores(scores).filter((p, i) => p === c.labels[test[i]]).length / test.length);
       }

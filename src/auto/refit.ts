@@ -104,7 +104,7 @@ export async function refitFinetunePath(
   const head = Math.max(1, Math.round(mean(epochs.head)));
   const ft = Math.max(0, Math.round(mean(epochs.finetune)));
   const out = path.join(dir, 'model');
-  await finetuneOnRows(dataset, files, Int32Array.from({ length: files.length }, (_, i) => i), {
+  const { result } = await finetuneOnRows(dataset, files, Int32Array.from({ length: files.length }, (_, i) => i), {
     ...base,
     inputSize: candidate.inputSize,
     crop: candidate.crop,
@@ -122,7 +122,10 @@ export async function refitFinetunePath(
   const sorted = [...calibrations].sort((a, b) => (a.temperature ?? 1) - (b.temperature ?? 1));
   const calibration = sorted[Math.floor(sorted.length / 2)];
   await carryCalibration(out, calibration);
-  const trust: TrustRunReport | undefined = calibration ? { calibration: [{ path: 'finetune', calibration }] } : undefined;
+  // The refit's unknown detector (finetune() fits it on the trained network's features) is drawn like the SVM's.
+  const u = result.meta.unknown;
+  const unknown = u && result.oofUnknownScores ? { path: 'finetune' as const, method: u.method, threshold: u.threshold, rate: u.rate, ...scoreHistogram(result.oofUnknownScores) } : undefined;
+  const trust: TrustRunReport | undefined = calibration || unknown ? { ...(calibration ? { calibration: [{ path: 'finetune' as const, calibration }] } : {}), ...(unknown ? { unknown } : {}) } : undefined;
   return {
     members: [{ path: 'finetune', classifier: 'model', config: { candidate: candidate.id, inputSize: candidate.inputSize, crop: candidate.crop, freeze: String(candidate.freeze), views: candidate.views, dropout: candidate.dropout, headEpochs: head, epochs: ft } }],
     trust,

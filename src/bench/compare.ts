@@ -355,6 +355,8 @@ export async function compareMethods(source: string | Dataset, options: CompareM
       const { result } = await finetuneOnRows(dataset, files, train, {
         ...settings,
         out: dir,
+        // A fold's model is scored, not delivered: no unknown detector (it would add a pass over the training images to the timings).
+        unknown: false,
         backend: options.backend,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         device,

@@ -6,7 +6,9 @@
  * ftk uses, the crop, the preprocessing (image_input.ts), the backbone with its pooling (ftk's
  * backbone exporter, src/runtime/onnx_export.ts, inlined under `backbone/`), then the SVM
  * (svm_head.ts) or the fine-tuned head; outputs `probabilities` float32 [N, k] and `label` int64
- * [N] (the first most probable class, as `ftk predict`). Opset 13, IR version 7, default-domain
+ * [N] (the first most probable class, as `ftk predict`), and, for a model that carries an unknown
+ * detector, `unknown_score` float32 [N] computed in the graph from the same forward pass
+ * (unknown_head.ts; the threshold is in the `ftk.unknown` metadata). Opset 13, IR version 7, default-domain
  * operators only. Class names, ftk version, backbone fingerprint, input description and a
  * training summary are in `metadata_props` (keys `ftk.*`, see EXPORT_METADATA_KEYS).
  *
@@ -23,6 +25,7 @@
  * const r = await exportClassifier('run/bundle', 'classifier.onnx');
  * r.sizeBytes; // 1.2 MB for MobileNet 0.25 + an RBF SVM
  */
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -30,14 +33,14 @@ import type { AutoBundleMeta } from '../predict/bundle.js';
 import { AUTO_BUNDLE_FORMAT } from '../predict/bundle.js';
 import { SvmClassifier } from '../classify/svm.js';
 import { ExportError, FtkError } from '../errors.js';
-import { loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type FinetunedModelMeta } from '../finetune/format.js';
+import { featureTensor, loadFinetunedLayersModel, readFinetunedMeta, FINETUNED_FORMAT, type FinetunedModelMeta } from '../finetune/format.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { RunReport } from '../formats/run_report.js';
 import { SVM_MODEL_FORMAT, type SvmModelJson } from '../formats/svm_model.js';
 import { backboneOptionsFrom, buildBackbone, networkInfo, resolveBackbone } from '../models/backbone.js';
 import { formatTag } from '../predict/formats.js';
 import { selectBackend } from '../runtime/backend.js';
-import { exportOnnx, OnnxExportError } from '../runtime/onnx_export.js';
+import { exportOnnx, OnnxExportError, unsupportedLayers } from '../runtime/onnx_export.js';
 import { findOnnxGraph } from '../runtime/onnx_store.js';
 import { encodeModel, IR_VERSION } from '../runtime/onnx_proto.js';
 import { packageInfo } from '../runtime/package_info.js';
@@ -45,12 +48,15 @@ import { resolveInside } from '../runtime/safe_path.js';
 import { CLASSIFIER_OPSET, ClassifierGraph, ElemType, valueInfo } from './graph.js';
 import { addImageInput, PIXELS_INPUT, type ImageInputSpec } from './image_input.js';
 import { addSvmHead } from './svm_head.js';
-import type { CalibrationJson } from '../formats/trust.js';
+import { addUnknownHead } from './unknown_head.js';
+import type { CalibrationJson, UnknownDetectorJson } from '../formats/trust.js';
 
 /** The `ftk.format` metadata value of an exported classifier (what `ftk predict` looks for). */
 export const ONNX_CLASSIFIER_FORMAT = 'ftk-onnx-classifier';
 export const OUTPUT_PROBABILITIES = 'probabilities';
 export const OUTPUT_LABEL = 'label';
+/** The unknown detector's score (models that carry one): float32 [N], unknown above `ftk.unknown`'s threshold. */
+export const OUTPUT_UNKNOWN_SCORE = 'unknown_score';
 
 /** metadata_props keys written into every export. */
 export const EXPORT_METADATA_KEYS = ['ftk.format', 'ftk.version', 'ftk.classes', 'ftk.kind', 'ftk.backbone_fingerprint', 'ftk.backbone', 'ftk.input', 'ftk.training'] as const;
@@ -99,8 +105,13 @@ interface Loaded {
   input: ImageInputSpec;
   training: TrainingSummary;
   backbone: Partial<BackboneInfo> & { fingerprint: string };
-  /** Adds the backbone (from `modelInput`) and the head; returns float32 or float64 probabilities and their type. */
-  build(g: ClassifierGraph, modelInput: string): Promise<{ probabilities: string; elemType: number }>;
+  /** The model's unknown detector, whose score becomes the `unknown_score` output. */
+  unknown?: UnknownDetectorJson;
+  /**
+   * Adds the backbone (from `modelInput`) and the head; returns float32 or float64 probabilities
+   * and their type, and (with `unknown`) the float32 [N, D] features the detector reads.
+   */
+  build(g: ClassifierGraph, modelInput: string): Promise<{ probabilities: string; elemType: number; features?: string }>;
 }
 
 function exportError(message: string, code: string, suggestion: string, cause?: unknown): ExportError {
@@ -118,6 +129,11 @@ export async function buildClassifierOnnx(source: string, options: ExportOptions
   g.reserve(OUTPUT_LABEL);
   g.op('Identity', [probs], OUTPUT_PROBABILITIES, {}, OUTPUT_PROBABILITIES);
   g.op('ArgMax', [OUTPUT_PROBABILITIES], OUTPUT_LABEL, { axis: 1, keepdims: 0, select_last_index: 0 }, OUTPUT_LABEL);
+  const u = loaded.unknown && head.features ? loaded.unknown : undefined;
+  if (u) {
+    g.reserve(OUTPUT_UNKNOWN_SCORE);
+    g.op('Identity', [addUnknownHead(g, head.features!, u, source)], OUTPUT_UNKNOWN_SCORE, {}, OUTPUT_UNKNOWN_SCORE);
+  }
   const pkg = packageInfo();
   const k = loaded.classes.length;
   const metadata: Record<string, string> = {
@@ -140,19 +156,38 @@ export async function buildClassifierOnnx(source: string, options: ExportOptions
       ...(loaded.backbone.tta === 'flip' ? { tta: 'flip' } : {}),
     }),
     'ftk.training': JSON.stringify(loaded.training),
+    // What a runtime needs to turn `unknown_score` into a decision, as `ftk predict` does (score > threshold).
+    ...(u
+      ? {
+          'ftk.unknown': JSON.stringify({
+            output: OUTPUT_UNKNOWN_SCORE,
+            method: u.method,
+            ...(u.k !== undefined ? { k: u.k } : {}),
+            threshold: u.threshold,
+            rate: u.rate,
+            thresholdFrom: u.thresholdFrom,
+            samples: u.samples,
+            nFeatures: u.nFeatures,
+          }),
+        }
+      : {}),
   };
   const bytes = encodeModel({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: CLASSIFIER_OPSET }],
     producerName: 'ftk',
     producerVersion: pkg.version,
-    docString: `ftk classifier (${loaded.training.description}): pixels uint8 [N, H, W, 3] RGB -> probabilities float32 [N, ${k}] (classes ${loaded.classes.join(', ')}), label int64 [N].`,
+    docString: `ftk classifier (${loaded.training.description}): pixels uint8 [N, H, W, 3] RGB -> probabilities float32 [N, ${k}] (classes ${loaded.classes.join(', ')}), label int64 [N]${u ? `, unknown_score float32 [N] (unknown above ${u.threshold})` : ''}.`,
     graph: {
       name: 'ftk_classifier',
       node: g.nodes,
       initializer: g.initializers,
       input: [valueInfo(PIXELS_INPUT, ElemType.UINT8, ['batch', 'height', 'width', 3])],
-      output: [valueInfo(OUTPUT_PROBABILITIES, ElemType.FLOAT, ['batch', k]), valueInfo(OUTPUT_LABEL, ElemType.INT64, ['batch'])],
+      output: [
+        valueInfo(OUTPUT_PROBABILITIES, ElemType.FLOAT, ['batch', k]),
+        valueInfo(OUTPUT_LABEL, ElemType.INT64, ['batch']),
+        ...(u ? [valueInfo(OUTPUT_UNKNOWN_SCORE, ElemType.FLOAT, ['batch'])] : []),
+      ],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
@@ -241,12 +276,14 @@ async function loadSvm(file: string, options: ExportOptions): Promise<Loaded> {
     input: { inputSize: info.inputSize, crop: info.crop, preprocessing: info.preprocessing },
     training,
     backbone: info,
+    unknown: m.unknown,
     build: async (g, modelInput) => {
       const graph = await backboneGraph(info, file, options);
       const flip = info.tta === 'flip';
       const inlined = inlineOrFail(g, graph, flip ? withMirror(g, modelInput) : modelInput, file);
       const output = flip ? meanOfViews(g, inlined.output, m.nFeatures) : inlined.output;
-      return { probabilities: addCalibration(g, addSvmHead(g, output, m, file), m.calibration), elemType: ElemType.DOUBLE };
+      // The SVM's detector reads the raw backbone features (before the SVM's scaler), as `ftk predict` does.
+      return { probabilities: addCalibration(g, addSvmHead(g, output, m, file), m.calibration), elemType: ElemType.DOUBLE, features: output };
     },
   };
 }
@@ -276,7 +313,7 @@ function addCalibration(g: ClassifierGraph, probabilities: string, calibration: 
   return g.op('Softmax', [scaled], 'calibrated_probabilities', { axis: 1 });
 }
 
-function inlineOrFail(g: ClassifierGraph, bytes: Uint8Array, input: string, source: string): { output: string } {
+function inlineOrFail(g: ClassifierGraph, bytes: Uint8Array, input: string, source: string): { output: string; outputs: string[] } {
   try {
     return g.inlineModel(bytes, 'backbone/', input);
   } catch (err) {
@@ -358,6 +395,7 @@ async function loadFinetuned(dir: string): Promise<Loaded> {
     training,
     // The model carries its own weights: its fingerprint is the hash of weights.bin (the starting backbone is recorded too).
     backbone: { ...(meta.backbone ?? {}), fingerprint: `finetuned:${weightsSha.slice(0, 32)}` },
+    unknown: meta.unknown,
     build: async (g, modelInput) => {
       await selectBackend({ backend: 'auto' });
       let model;
@@ -369,13 +407,30 @@ async function loadFinetuned(dir: string): Promise<Loaded> {
       }
       let bytes: Uint8Array;
       try {
-        bytes = exportOnnx(model).bytes;
+        // With a detector: one graph with the features the detector reads as a second output (no second backbone).
+        // A layer without a translation is the more basic problem: said first.
+        const bad = unsupportedLayers(model);
+        if (bad.length) throw new OnnxExportError(bad);
+        let net = model;
+        if (meta.unknown) {
+          const features = featureTensor(model);
+          if (!features || features.sourceLayer.name !== meta.unknown.layer || features.shape[1] !== meta.unknown.nFeatures) {
+            throw exportError(
+              `Cannot export ${dir}: its unknown detector reads ${meta.unknown.nFeatures} features of layer ${meta.unknown.layer}, which is not what the model's classifier reads${features ? ` (${features.shape[1]} of layer ${features.sourceLayer.name})` : ''}.`,
+              'EXPORT_BAD_MODEL',
+              'Fine-tune again, or delete the "unknown" field of its ftk.json to export without the unknown score.',
+            );
+          }
+          net = tf.model({ inputs: model.inputs, outputs: [model.outputs[0], features] });
+        }
+        bytes = exportOnnx(net).bytes;
       } catch (err) {
         throw unsupported(err, dir);
       } finally {
         model.dispose();
       }
-      return { probabilities: inlineOrFail(g, bytes, modelInput, dir).output, elemType: ElemType.FLOAT };
+      const inlined = inlineOrFail(g, bytes, modelInput, dir);
+      return { probabilities: inlined.outputs[0], elemType: ElemType.FLOAT, ...(meta.unknown ? { features: inlined.outputs[1] } : {}) };
     },
   };
 }

@@ -61,6 +61,13 @@ export class ClassifierGraph {
     return output;
   }
 
+  /** Adds a node with several outputs (names already taken with `fresh` or `reserve`, e.g. TopK's values and indices). */
+  opMulti(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}): string[] {
+    outputs.forEach((o) => this.used.add(o));
+    this.target.push({ opType, input: inputs, output: outputs, name: outputs[0], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    return outputs;
+  }
+
   private readonly small = new Map<string, string>();
 
   /** An initializer; small constants with the same base name, type and value are shared. */
@@ -120,16 +127,16 @@ export class ClassifierGraph {
 
   /**
    * Copies the nodes and weights of an ONNX model (ftk's backbone exporter's output: one input,
-   * one output) into this graph with every name prefixed; `input` feeds the model's input.
-   * Returns the name of the model's output here.
+   * one or more outputs) into this graph with every name prefixed; `input` feeds the model's input.
+   * Returns the names of the model's outputs here (`output`: the first).
    */
-  inlineModel(bytes: Uint8Array, prefix: string, input: string): { output: string; opsets: Record<string, number> } {
+  inlineModel(bytes: Uint8Array, prefix: string, input: string): { output: string; outputs: string[]; opsets: Record<string, number> } {
     const model = decodeModel(bytes);
     const g = model.graph;
     const inits = new Set((g.initializer ?? []).map((t) => t.name));
     const realInputs = (g.input ?? []).filter((i) => !inits.has(i.name));
-    if (realInputs.length !== 1 || (g.output ?? []).length !== 1) {
-      throw new Error(`the backbone graph has ${realInputs.length} inputs and ${(g.output ?? []).length} outputs (ftk inlines graphs with one of each)`);
+    if (realInputs.length !== 1 || (g.output ?? []).length < 1) {
+      throw new Error(`the backbone graph has ${realInputs.length} inputs and ${(g.output ?? []).length} outputs (ftk inlines graphs with one input and at least one output)`);
     }
     const inName = realInputs[0].name;
     const rename = (n: string): string => (n === '' ? '' : n === inName ? input : `${prefix}${n}`);
@@ -145,7 +152,8 @@ export class ClassifierGraph {
     }
     const opsets: Record<string, number> = {};
     for (const o of model.opsetImport ?? []) opsets[o.domain ?? ''] = Number(o.version);
-    return { output: rename(g.output[0].name), opsets };
+    const outputs = g.output.map((o) => rename(o.name));
+    return { output: outputs[0], outputs, opsets };
   }
 }
 

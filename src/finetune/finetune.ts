@@ -46,14 +46,15 @@ import type { DeviceRecord } from '../formats/device.js';
 import { chooseTrainingDevice } from './device.js';
 import { checkpointPath, readCheckpoint, writeCheckpoint, type NamedArray } from './checkpoint.js';
 import { BankSource, fillBanks, PixelCache, PixelSource, ViewBank, type FeedSource, type ImageSettings, type PrefixEngine, type PreparedImage, type ViewId } from './data.js';
-import { FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta } from './format.js';
-import type { LayerGraph } from './graph.js';
+import { featureTensor, FINETUNED_FORMAT, FINETUNED_FORMAT_VERSION, META_JSON, MODEL_JSON, saveFinetunedModel, WEIGHTS_BIN, type FinetunedModelMeta, type FinetunedUnknownJson } from './format.js';
+import { INFERENCE, type LayerGraph } from './graph.js';
 import { buildFinetuneModel, resolveFinetuneBackbone } from './model.js';
 import { datasetKey, hashImages, prepareOut } from './setup.js';
 import { FINETUNE_DEFAULTS, resolveFinetuneOptions, resolveWorkers, trainingConfig, type FinetuneOptions, type ResolvedFinetuneOptions } from './options.js';
 import { ReplicaPool } from './parallel.js';
 import { calibrate, CALIBRATE_DEFAULTS } from '../trust/calibrate.js';
 import type { CalibrationJson } from '../formats/trust.js';
+import { UnknownDetector } from '../trust/ood.js';
 import { adamAccBeta, initialLoopState, predictProbabilities, restoreWeightsFromArrays, runStages, snapshotWeights, type LoopState, type RestoredOptimizer, type Stage, type WeightSnapshot } from './trainer.js';
 
 export interface FinetuneStats {
@@ -78,6 +79,12 @@ export interface FinetuneStats {
   resumedFrom?: string;
   /** Training worker threads (1: the main thread; see `FinetuneOptions.workers`). */
   workers: number;
+  /**
+   * The unknown detector's cost, apart from training's numbers above: wall time (the training
+   * images' unaugmented frozen-layer rows, the forward pass, the detector's folds) and the rows
+   * the prefix computed for it. Absent without a detector.
+   */
+  unknown?: { seconds: number; prefixComputed: number };
 }
 
 export interface FinetuneResult {
@@ -85,6 +92,8 @@ export interface FinetuneResult {
   files: { model: string; weights: string; meta: string };
   meta: FinetunedModelMeta;
   stats: FinetuneStats;
+  /** Out-of-fold unknown scores of the training images behind the detector's threshold (with `meta.unknown`). */
+  oofUnknownScores?: Float64Array;
 }
 
 interface CheckpointState {
@@ -506,6 +515,63 @@ async function finetuneWith(
     );
     if (restoredOptimizer) tf.dispose(restoredOptimizer.weights.map((w) => w.tensor));
 
+    /**
+     * The unknown detector (src/trust/ood.ts) on the trained network's own features of the final
+     * stage's training images: the input of its classifier (`featureTensor`), unaugmented, in
+     * inference mode, with the final weights, so they are the features `ftk predict` computes for a
+     * new image. The threshold comes from the detector's out-of-fold scores, as for an SVM. Memory:
+     * the n x D features (D = 256 for MobileNet 0.25).
+     */
+    async function fitUnknownDetector(stage: Stage): Promise<{ json: FinetunedUnknownJson; oof?: Float64Array; prefixComputed: number } | undefined> {
+      const features = featureTensor(fm.model);
+      if (!features) {
+        notice('No unknown detector: the classifier layer does not read one flat feature vector.');
+        return undefined;
+      }
+      const idx = Array.from(stage.train);
+      // A bank source serves each image's 'none' (unaugmented) row without a generator; training
+      // images have only augmented rows so far, so their 'none' rows are added (cache first).
+      const bank = stage.phase === 'head' ? pooledBank : stage.phase === 'finetune' ? boundaryBank : undefined;
+      let computed = 0;
+      if (bank) {
+        computed = await fillBanks(
+          {
+            graph: fm.graph,
+            input: fm.input,
+            images,
+            pixels,
+            settings,
+            augment: r.augment,
+            seed: r.seed,
+            cache,
+            batchSize: inferBatch,
+            engine: openEngine,
+            onProgress: (done, total, ips) => options.onProgress?.({ phase: 'prefix', stage: 'unknown detector', done, total, imagesPerSecond: ips }),
+          },
+          [bank],
+          idx.map((image) => ({ image, views: ['none'] as ViewId[] })),
+        );
+        pixels.retainOnly([]);
+      }
+      const source = sourcesFor(stage).val;
+      const d = features.shape[1] as number;
+      const X = new Float32Array(idx.length * d);
+      const batch = stage.phase === 'head' ? 256 : inferBatch;
+      for (let s = 0; s < idx.length; s += batch) {
+        const part = idx.slice(s, s + batch);
+        const feeds = await source.feeds(part);
+        const f = tf.tidy(() => fm.graph.run(feeds, [features], INFERENCE)[0]);
+        X.set((await f.data()) as Float32Array, s * d);
+        tf.dispose([f, ...feeds.values()]);
+      }
+      const det = new UnknownDetector({ seed: r.seed, ...(r.unknownRate !== undefined ? { rate: r.unknownRate } : {}) }).fit({ data: X, rows: idx.length, cols: d }, idx.map((i) => labels[i]));
+      const json = { ...det.toJSON(), layer: features.sourceLayer.name };
+      notice(
+        `Unknown detector: ${json.method}${json.k ? ` (k=${json.k})` : ''} on the ${idx.length} training images' ${json.layer} features (${d} values), threshold ${json.threshold.toFixed(4)} rejects ${(100 * json.rate).toFixed(1)}% of images like them (${json.thresholdFrom} scores).`,
+      );
+      return { json, oof: det.oofScores_, prefixComputed: computed };
+    }
+
     // Save.
     for (const layer of fm.model.layers) layer.trainable = true;
     const last = state.history[state.history.length - 1];
@@ -516,6 +582,16 @@ async function finetuneWith(
       const probs = await predictProbabilities(fm, sourcesFor(finalStage).val, finalStage.val, 64);
       calibration = calibrate(probs, Array.from(finalStage.val, (i) => labels[i]), { fittedOn: 'validation' });
       notice(`Calibration on the ${finalStage.val.length} validation images: ${calibration.method === 'none' ? 'none needed' : `temperature ${calibration.temperature.toFixed(3)}`}, ECE ${calibration.before.ece.toFixed(4)} -> ${calibration.after.ece.toFixed(4)} (15 bins).`);
+    }
+    let unknown: FinetunedUnknownJson | undefined;
+    let oofUnknownScores: Float64Array | undefined;
+    let unknownStats: FinetuneStats['unknown'];
+    if (r.unknown) {
+      const t0 = performance.now();
+      const fitted = await fitUnknownDetector(finalStage);
+      unknown = fitted?.json;
+      oofUnknownScores = fitted?.oof;
+      if (fitted) unknownStats = { seconds: (performance.now() - t0) / 1000, prefixComputed: fitted.prefixComputed };
     }
     const cv = r.folds
       ? (() => {
@@ -561,6 +637,7 @@ async function finetuneWith(
       createdAt: new Date().toISOString(),
       files: { model: MODEL_JSON, weights: WEIGHTS_BIN },
       ...(calibration ? { calibration } : {}),
+      ...(unknown ? { unknown } : {}),
     };
     const files = await saveFinetunedModel(r.out, fm.model, meta);
     await fsp.rm(checkpointPath(r.out), { force: true });
@@ -580,7 +657,9 @@ async function finetuneWith(
         device: meta.device!,
         resumedFrom,
         workers,
+        ...(unknownStats ? { unknown: unknownStats } : {}),
       },
+      ...(oofUnknownScores ? { oofUnknownScores } : {}),
     };
   }
 }

@@ -17,7 +17,7 @@ import type { PreprocessMode } from '../models/types.js';
 import { resolveInside } from '../runtime/safe_path.js';
 import type { DeviceRecord } from '../formats/device.js';
 import type { EpochRecord } from './options.js';
-import { validateCalibrationJson, type CalibrationJson } from '../formats/trust.js';
+import { validateCalibrationJson, validateUnknownDetectorJson, type CalibrationJson, type UnknownDetectorJson } from '../formats/trust.js';
 
 export const FINETUNED_FORMAT = 'ftk-finetuned';
 export const FINETUNED_FORMAT_VERSION = 1;
@@ -69,6 +69,40 @@ export interface FinetunedModelMeta {
    * absent without a hold-out (cross-validation refits, `val: 0`). `ftk predict` applies it.
    */
   calibration?: CalibrationJson;
+  /**
+   * The unknown detector (src/trust/ood.ts) over the model's own features: the input of its
+   * classifier layer (`featureTensor`: the global pooling's output for a zoo backbone, the 64-unit
+   * ReLU for smallcnn), fitted at the end of training on the training images (unaugmented) with
+   * the final weights; `layer` names the layer whose output it reads. Absent in models of ftk
+   * before it, and with `unknown: false`. `ftk predict` applies it.
+   */
+  unknown?: FinetunedUnknownJson;
+}
+
+/** A fine-tuned model's detector: the shared detector JSON plus the layer it reads. */
+export type FinetunedUnknownJson = UnknownDetectorJson & { layer: string };
+
+/**
+ * The representation the classifier reads: the input of the layer that produces the model's
+ * output, followed back through Dropout layers (identity at inference). For ftk's heads that is the
+ * global pooling's output (zoo backbones) or the ReLU before the classifier (smallcnn): the
+ * penultimate representation, the one the softmax separates the classes in. Undefined when the
+ * output layer has several inputs or its input is not a flat [N, D] vector.
+ */
+export function featureTensor(model: tf.LayersModel): tf.SymbolicTensor | undefined {
+  const inputsOf = (t: tf.SymbolicTensor): tf.SymbolicTensor[] => {
+    const layer = t.sourceLayer as unknown as { inboundNodes: { inputTensors: tf.SymbolicTensor[] }[] };
+    return layer.inboundNodes[t.nodeIndex]?.inputTensors ?? [];
+  };
+  let ins = inputsOf(model.outputs[0]);
+  if (ins.length !== 1) return undefined;
+  let x = ins[0];
+  while (x.sourceLayer.getClassName() === 'Dropout') {
+    ins = inputsOf(x);
+    if (ins.length !== 1) return undefined;
+    x = ins[0];
+  }
+  return x.shape.length === 2 && typeof x.shape[1] === 'number' ? x : undefined;
 }
 
 async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -136,6 +170,10 @@ export async function readFinetunedMeta(dir: string): Promise<FinetunedModelMeta
   if (meta.formatVersion > FINETUNED_FORMAT_VERSION) throw badFolder(dir, `format version ${meta.formatVersion} is newer than this ftk reads (${FINETUNED_FORMAT_VERSION})`, 'Upgrade ftk.');
   if (!Array.isArray(meta.classes) || meta.classes.length < 2) throw badFolder(dir, `${META_JSON} lists no classes`);
   if (meta.calibration !== undefined) validateCalibrationJson(meta.calibration, path.join(dir, META_JSON));
+  if (meta.unknown !== undefined) {
+    validateUnknownDetectorJson(meta.unknown, path.join(dir, META_JSON));
+    if (typeof meta.unknown.layer !== 'string') throw badFolder(dir, `the "unknown" detector in ${META_JSON} does not name the layer it reads`, 'Delete the "unknown" field to predict without unknown detection, or fine-tune again.');
+  }
   return meta;
 }
 

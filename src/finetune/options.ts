@@ -161,6 +161,15 @@ export interface FinetuneOptions {
   workers?: number | 'auto';
   /** Largest image, in pixels, decoded (larger: skipped as decompression bombs). Default decodeImage's. */
   maxInputPixels?: number;
+  /**
+   * Fit an unknown detector on the trained network's features of the training images and save it
+   * in ftk.json (`unknown`; src/trust/ood.ts), so `ftk predict` marks images unlike them. Cost: one
+   * inference pass over the training images (their frozen layers from the cache) and the
+   * detector's folds. Default true.
+   */
+  unknown?: boolean;
+  /** Share of images like the training ones the unknown threshold may reject. Default 0.05 (UNKNOWN_DEFAULTS). */
+  unknownRate?: number;
   onProgress?: (progress: FinetuneProgress) => void;
   /** Called after every epoch with its record. */
   onEpoch?: (record: EpochRecord) => void;
@@ -217,6 +226,9 @@ export interface ResolvedFinetuneOptions {
   memoryBudgetMB: number;
   workers: number | 'auto';
   maxInputPixels?: number;
+  unknown: boolean;
+  /** Undefined: the detector's own default. */
+  unknownRate?: number;
 }
 
 function need(ok: boolean, message: string, suggestion?: string): void {
@@ -305,6 +317,8 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
     memoryBudgetMB: options.memoryBudgetMB ?? d.memoryBudgetMB,
     workers: options.workers ?? d.workers,
     maxInputPixels: options.maxInputPixels,
+    unknown: options.unknown ?? true,
+    unknownRate: options.unknownRate,
   };
   // The validation table.
   need(scratch || options.freeze === undefined || r.freeze !== undefined, 'freeze is required.');
@@ -329,6 +343,11 @@ function resolveCommon(options: FinetuneOptions, model: Pick<ResolvedFinetuneOpt
   need(typeof r.memoryBudgetMB === 'number' && r.memoryBudgetMB >= 1, `memoryBudgetMB must be >= 1. Received ${r.memoryBudgetMB}.`);
   need(r.workers === 'auto' || (isInt(r.workers, 1) && r.workers <= 256), `workers must be 'auto' or an integer in [1, 256]. Received workers=${String(r.workers)}.`, 'Use --workers auto (one per core), or --workers 1 to train on the main thread.');
   need(!(r.resume && r.overwrite), '--resume and --overwrite are exclusive: one continues the run in --out, the other replaces it.');
+  need(typeof r.unknown === 'boolean', `unknown must be true or false. Received unknown=${String(r.unknown)}.`);
+  if (r.unknownRate !== undefined) {
+    need(typeof r.unknownRate === 'number' && r.unknownRate > 0 && r.unknownRate < 1, `unknownRate must be a number strictly between 0 and 1 (0.05 = 5%). Received unknownRate=${r.unknownRate}.`);
+    need(r.unknown, 'unknownRate has no effect with unknown: false.', 'Drop --unknown-rate, or drop --no-unknown.');
+  }
   if (r.inputSize !== undefined) need(isInt(r.inputSize, 16), `inputSize must be an integer >= 16. Received inputSize=${r.inputSize}.`);
   return r;
 }

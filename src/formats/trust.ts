@@ -91,7 +91,7 @@ export function validateUnknownDetectorJson(obj: unknown, source: string): Unkno
   const fail = (what: string): never => {
     throw new TrustFormatError(`${source}: the "unknown" detector is invalid: ${what}.`, {
       code: 'UNKNOWN_DETECTOR_INVALID',
-      suggestion: 'Fit the model again (`ftk svm fit`), or delete the "unknown" field to predict without unknown detection.',
+      suggestion: 'Fit the model again (`ftk svm fit`, `ftk finetune`), or delete the "unknown" field to predict without unknown detection.',
     });
   };
   if (!u || typeof u !== 'object' || u.format !== 'ftk-unknown-detector') return fail('format is not "ftk-unknown-detector"');

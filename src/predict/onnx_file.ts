@@ -3,6 +3,10 @@
  * uint8 RGB pixels of any size and computes resize, preprocessing, backbone and classifier
  * itself, so this only decodes each image (the same sharp decode as every other format) and runs
  * the file with onnxruntime-node, one image per run (images differ in size).
+ *
+ * A file exported from a model with an unknown detector has an `unknown_score` output and the
+ * threshold in its `ftk.unknown` metadata: predictions then carry the unknown score and threshold,
+ * as with the model itself (`unknown: false` skips them).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +37,8 @@ export class OnnxFileClassifier implements SavedClassifier {
     readonly metadata: Record<string, string>,
     private session: Ort.InferenceSession | undefined,
     private readonly ort: typeof Ort,
+    /** The threshold of the `unknown_score` output, when the file has one. */
+    readonly unknownThreshold: number | undefined,
   ) {}
 
   static async load(file: string): Promise<OnnxFileClassifier> {
@@ -59,18 +65,33 @@ export class OnnxFileClassifier implements SavedClassifier {
     } catch {
       // the description is for humans only
     }
-    return new OnnxFileClassifier(file, classes as string[], `ONNX export (${path.basename(file)}): ${kind}, ${classes.length} classes`, metadata, session, ort);
+    let threshold: number | undefined;
+    if (metadata['ftk.unknown'] !== undefined) {
+      let u: { threshold?: unknown } | undefined;
+      try {
+        u = JSON.parse(metadata['ftk.unknown']) as { threshold?: unknown };
+      } catch {
+        u = undefined;
+      }
+      if (!u || typeof u.threshold !== 'number' || !Number.isFinite(u.threshold) || !session.outputNames.includes('unknown_score')) {
+        void session.release();
+        throw notExport(file, 'its ftk.unknown metadata has no numeric threshold, or the graph has no unknown_score output');
+      }
+      threshold = u.threshold;
+    }
+    return new OnnxFileClassifier(file, classes as string[], `ONNX export (${path.basename(file)}): ${kind}, ${classes.length} classes`, metadata, session, ort, threshold);
   }
 
-  /** Runs the file on decoded pixels: probabilities [k] and the label index. */
-  async run(image: RgbImage): Promise<{ probabilities: Float32Array; label: number }> {
+  /** Runs the file on decoded pixels: probabilities [k], the label index and (files that have it) the unknown score. */
+  async run(image: RgbImage): Promise<{ probabilities: Float32Array; label: number; unknownScore?: number }> {
     if (!this.session) throw new FtkError('This classifier was disposed.', { code: 'DISPOSED' });
     const pixels = new this.ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
     const out = await this.session.run({ pixels });
     const probabilities = Float32Array.from(out.probabilities.data as Float32Array);
     const label = Number((out.label.data as BigInt64Array)[0]);
+    const unknownScore = out.unknown_score ? Number((out.unknown_score.data as Float32Array)[0]) : undefined;
     for (const t of Object.values(out)) t.dispose();
-    return { probabilities, label };
+    return { probabilities, label, ...(unknownScore !== undefined ? { unknownScore } : {}) };
   }
 
   async predictImages(files: readonly string[], options: PredictImagesOptions = {}): Promise<ImageScores[]> {
@@ -80,7 +101,12 @@ export class OnnxFileClassifier implements SavedClassifier {
     for (let i = 0; i < files.length; i++) {
       const image = await next!;
       next = i + 1 < files.length ? decode(files[i + 1]) : undefined;
-      out.push(image instanceof ImageDecodeError ? { error: image.reason } : { probabilities: (await this.run(image)).probabilities });
+      if (image instanceof ImageDecodeError) out.push({ error: image.reason });
+      else {
+        const r = await this.run(image);
+        const scored = options.unknown !== false && this.unknownThreshold !== undefined && r.unknownScore !== undefined;
+        out.push({ probabilities: r.probabilities, ...(scored ? { unknownScore: r.unknownScore, unknownThreshold: this.unknownThreshold } : {}) });
+      }
       options.onProgress?.(i + 1, files.length);
     }
     return out;

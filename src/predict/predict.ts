@@ -7,8 +7,8 @@
  * const { predictions } = await predict('cats-model', ['photos/']);
  * predictions[0]; // { file: 'photos/1.jpg', label: 'cats', labelIndex: 0, unknown: false, unknownScore: 0.41, unknownThreshold: 0.62, probabilities: { cats: 0.97, dogs: 0.03 }, top: [...] }
  *
- * Unknown images: a classifier that carries an unknown detector (SVM models and bundles fitted by
- * this ftk: src/trust/ood.ts) scores every image; above the detector's threshold the image is
+ * Unknown images: a classifier that carries an unknown detector (SVM models, fine-tuned model
+ * folders, bundles and ONNX exports of them fitted by this ftk: src/trust/ood.ts) scores every image; above the detector's threshold the image is
  * `unknown: true` with `label: null` and `labelIndex: null` (probabilities and `top` are still
  * given, for the record). `unknown: false` in the options turns the check off (`ftk predict --no-unknown`).
  */

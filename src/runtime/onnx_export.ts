@@ -28,7 +28,8 @@
  * `auto_pad` (SAME_UPPER is TF's 'same') so that ONNX Runtime never folds a zero Pad into them.
  *
  * Graph: opset 13, IR version 7, one input `input` [batch, H, W, C] float32, one output `output`
- * (the model's output shape, batch first). Weights are stored as raw little-endian float32.
+ * (the model's output shape, batch first; `output_1`, ... for the further outputs of a model with
+ * several). Weights are stored as raw little-endian float32.
  * Format notes: src/formats/README.md, "ONNX export".
  */
 import * as tf from '@tensorflow/tfjs';
@@ -56,9 +57,13 @@ export interface OnnxExport {
   /** The serialized ModelProto. */
   bytes: Uint8Array;
   inputName: string;
+  /** The first output's name ('output'). */
   outputName: string;
+  /** Every output, in the model's order: 'output', then 'output_1', 'output_2', ... */
+  outputNames: string[];
   /** NHWC input shape, null for the batch (and any other unknown) dimension. */
   inputShape: (number | null)[];
+  /** The first output's shape. */
   outputShape: (number | null)[];
   /** ONNX nodes written. */
   nodeCount: number;
@@ -152,7 +157,9 @@ export function unsupportedLayers(model: tf.LayersModel): { name: string; classN
 }
 
 /**
- * Translates a single-input, single-output layers model into an ONNX model.
+ * Translates a single-input layers model into an ONNX model: its output is `output`; a model with
+ * several outputs (a fine-tuned network returning its probabilities and its features) also gets
+ * `output_1`, `output_2`, ... in its order, computed in the same graph.
  *
  * Cost: one pass over the layers; the weights are read from the backend synchronously and copied
  * once into the protobuf (about the size of the weight file).
@@ -165,18 +172,18 @@ export function unsupportedLayers(model: tf.LayersModel): { name: string; classN
 export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): OnnxExport {
   const bad = unsupportedLayers(model);
   if (bad.length) throw new OnnxExportError(bad);
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new OnnxExportError([], `Cannot export to ONNX: the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; ftk exports models with one of each.`);
+  if (model.inputs.length !== 1) {
+    throw new OnnxExportError([], `Cannot export to ONNX: the model has ${model.inputs.length} inputs; ftk exports models with one.`);
   }
-  const g = new GraphBuilder(options.weightValues);
+  const outputNames = model.outputs.map((_, i) => (i === 0 ? 'output' : `output_${i}`));
+  const g = new GraphBuilder(options.weightValues, outputNames);
   const input = model.inputs[0];
   const inputValue: Value = { name: 'input', shape: [...input.shape], layout: 'keras' };
-  const output = g.emitModel(model, [inputValue])[0];
-  const result = g.toKeras(output);
-  g.node('Identity', [result.name], ['output'], {}, 'output');
+  const outputs = g.emitModel(model, [inputValue]);
+  outputs.forEach((o, i) => g.node('Identity', [g.toKeras(o).name], [outputNames[i]], {}, outputNames[i]));
+  const output = outputs[0];
 
   const inputInfo = valueInfo('input', ['batch', ...input.shape.slice(1)]);
-  const outputInfo = valueInfo('output', ['batch', ...output.shape.slice(1)]);
   const pkg = packageInfo();
   const bytes = encodeModel({
     irVersion: IR_VERSION,
@@ -188,7 +195,7 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
       node: g.nodes,
       initializer: g.initializers,
       input: [inputInfo],
-      output: [outputInfo],
+      output: outputs.map((o, i) => valueInfo(outputNames[i], ['batch', ...o.shape.slice(1)])),
     },
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
@@ -196,6 +203,7 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
     bytes,
     inputName: 'input',
     outputName: 'output',
+    outputNames,
     inputShape: [...input.shape],
     outputShape: [...output.shape],
     nodeCount: g.nodes.length,
@@ -267,9 +275,14 @@ export async function exportOnnxAsync(model: tf.LayersModel, options: OnnxExport
 class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
-  private readonly used = new Set<string>(['input', 'output']);
+  private readonly used: Set<string>;
 
-  constructor(private readonly weightValues?: ReadonlyMap<object, Float32Array>) {}
+  constructor(
+    private readonly weightValues?: ReadonlyMap<object, Float32Array>,
+    outputNames: readonly string[] = ['output'],
+  ) {
+    this.used = new Set(['input', ...outputNames]);
+  }
 
   /** A fresh value name based on `base`. */
   fresh(base: string): string {

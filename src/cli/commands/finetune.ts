@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import type { EpochRecord, FinetuneOptions, FinetuneResult } from '../../index.js';
 import { FINETUNE_DEFAULTS, parseFreezeSpec } from '../../finetune/defaults.js';
+import { UNKNOWN_DEFAULTS } from '../../trust/ood.js';
 import { BACKEND_NAMES } from '../../runtime/names.js';
 import { DEVICE_NAMES } from '../../formats/device.js';
 import { DEVICE_HELP, deviceFromFlags } from '../device_flags.js';
@@ -53,6 +54,9 @@ export function finetuneContext(dataset: string, raw: Record<string, any>): Fine
       overwrite: Boolean(raw.overwrite),
       memoryBudgetMB: raw.memory,
       workers: raw.workers,
+      // Absent unless given: the defaults stay in the library.
+      ...(raw.unknown === false ? { unknown: false } : {}),
+      ...(raw.unknownRate !== undefined ? { unknownRate: raw.unknownRate } : {}),
     },
   };
 }
@@ -149,6 +153,8 @@ export function finetuneCommand(action: (ctx: FinetuneContext) => Promise<number
     .option('--no-prefix-cache', 'run the frozen layers at every step instead of once per view')
     .option('--memory <MB>', 'memory budget of one micro-batch', parseIntFlag('--memory', 16), d.memoryBudgetMB)
     .option('--workers <n>', 'training threads, each step\'s batch split across them (data-parallel); auto: one per core on wasm/cpu, 1 on tensorflow; 1: the main thread only', parseWorkersFlag('--workers'), d.workers)
+    .option('--no-unknown', 'do not fit the unknown detector (default: fitted on the trained network\'s features, so `ftk predict` marks images unlike the training ones)')
+    .option('--unknown-rate <r>', `share of images like the training ones the unknown threshold may reject (default ${UNKNOWN_DEFAULTS.rate})`, parseFloatFlag('--unknown-rate', Number.MIN_VALUE, 1))
     .option('--resume', 'continue the interrupted run in --out from its checkpoint (same options)')
     .option('--overwrite', 'replace the model or unfinished run in --out')
     .option('--json', 'print one JSON result on stdout, no progress');

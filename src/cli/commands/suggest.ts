@@ -48,7 +48,7 @@ export async function runSuggest(ctx: SuggestContext): Promise<number> {
 export function suggestCommand(action: (ctx: SuggestContext) => Promise<number> = runSuggest): Command {
   return new Command('suggest')
     .description('Rank unlabelled images by how much labelling them should help (uncertainty + diversity); writes a CSV and an HTML contact sheet')
-    .argument('<model>', 'an SVM model (`ftk svm fit --probability`), an `ftk auto` run folder or bundle whose winner is the SVM')
+    .argument('<model>', 'an SVM model (`ftk svm fit --probability`), a fine-tuned model folder (`ftk finetune --out`), or an `ftk auto` run folder or bundle')
     .argument('<inputs...>', 'unlabelled image files or folders (searched recursively)')
     .option('--n <n>', `how many images to suggest (default ${SUGGEST_DEFAULTS.n})`, parseIntFlag('--n', 1))
     .option('--seed <n>', `seed of the tie-breaking order (default ${SUGGEST_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
