@@ -153,6 +153,15 @@ function cannotTrainExternal(model: string): boolean {
   return model.startsWith('onnx:');
 }
 
+/**
+ * Estimated time of the final refit from a fold's costs: the feature search on all rows (about 1.5
+ * folds') and one fine-tuning run on all rows (a fold holds two inner runs and a refit: half of it
+ * is a generous estimate of one run on 1.25x the rows).
+ */
+function refitMs(svmFoldMs: number, finetuneFoldMs: number): number {
+  return svmFoldMs * 1.5 + finetuneFoldMs * 0.5;
+}
+
 /** Share of `rows` whose prediction is their label. */
 function accuracyOf(predicted: ArrayLike<number>, labels: readonly number[], rows: readonly number[]): number {
   return rows.filter((r) => predicted[r] === labels[r]).length / rows.length;
@@ -281,9 +290,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
       runDir,
       budgetMs: o.budget * 60000,
       elapsedMs,
-      // The refit: the feature search on all rows (1.5 folds') + one fine-tuning run on all rows (a fold
-      // holds two inner runs and a refit: half of it is a generous estimate of one run on 1.25x the rows).
-      refitEstimateMs: (f) => f.svm * 1.5 + f.finetune * 0.5,
+      refitEstimateMs: (f) => refitMs(f.svm, f.finetune),
       features: { candidates: space.features, byId: featureSet.byId },
       ...(svmOnly ? {} : { finetune: { candidates: space.finetune, base: ftBase, onProgress: ftProgress } }),
       innerFolds,
@@ -291,6 +298,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     }),
   );
   cuts.push(...contest.cuts);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const refitEstimate = (c: typeof contest) => refitMs(mean(c.contenders[0].foldMs), mean(c.contenders.find((x) => x.name === 'finetune')?.foldMs ?? []));
   const info = { files: meta.files, labels, folds };
   const contenderLabel: Record<ContenderName, string> = {
     svm: 'feature path (backbone features + SVM; candidate chosen inside each training fold)',
@@ -338,7 +347,10 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
 
   // 5. Learning curves: both paths, same folds, same training sizes.
   const curves = await timed('learning curves', () =>
-    measureCurves({ contest, featureSet, space, dataset, meta, labels, folds, k, curveFractions, seed: o.seed, runDir, ftBase, svmOnly, budgetMs: o.budget * 60000, elapsedMs, cuts, say, numClasses: dataset.classes.length }),
+    measureCurves({
+      contest, featureSet, space, dataset, meta, labels, folds, k, curveFractions, seed: o.seed, runDir, ftBase, svmOnly,
+      budgetMs: o.budget * 60000, elapsedMs, refitReserveMs: refitEstimate(contest), cuts, say, numClasses: dataset.classes.length,
+    }),
   );
 
   // 6. Refit: the chosen contender (and, with refitAll, every contender) on all images.

@@ -38,6 +38,8 @@ export interface CurveInput {
   svmOnly: boolean;
   budgetMs: number;
   elapsedMs: () => number;
+  /** Time kept for the final refit (the fold plan's estimate). */
+  refitReserveMs: number;
   cuts: string[];
   say: (m: string) => void;
 }
@@ -54,17 +56,22 @@ export async function measureCurves(c: CurveInput): Promise<LearningCurves> {
   const subsets = curveSubsets(c.folds, c.labels, c.curveFractions, c.seed, c.k);
   const svm = c.contest.contenders.find((x) => x.name === 'svm')!;
   const ft = c.contest.contenders.find((x) => x.name === 'finetune');
-  // Fine-tuning's folds: as many as the budget allows (its cost ~ the fold's cost x the fractions).
+  // Fine-tuning's folds: as many as the budget allows after the final refit's reserve (the same
+  // estimate the fold plan keeps); none when nothing is left, and the cut is said.
   let ftFolds: number[] = [];
   if (ft && !c.svmOnly) {
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const partial = subsets.filter((s) => s.fraction < 1).reduce((a, s) => a + s.fraction, 0);
-    const perFold = (ft.foldMs.reduce((a, b) => a + b, 0) / ft.foldMs.length) * partial * 0.5;
-    const left = c.budgetMs - c.elapsedMs() - (ft.foldMs[0] ?? 0) * 1.5;
-    const fit = Math.max(1, Math.min(foldsRun.length, Math.floor(left / Math.max(perFold, 1))));
+    const perFold = mean(ft.foldMs) * partial * 0.5;
+    const left = c.budgetMs - c.elapsedMs() - c.refitReserveMs;
+    const fit = Math.max(0, Math.min(foldsRun.length, Math.floor(left / Math.max(perFold, 1))));
     ftFolds = foldsRun.slice(0, fit);
-    if (fit < foldsRun.length) c.cuts.push(`learning curves on ${fit} of ${foldsRun.length} folds for both paths (fine-tuning about ${(perFold / 60000).toFixed(1)} min per fold's curve)`);
+    if (fit === 0) c.cuts.push(`fine-tuning learning curve skipped: about ${(perFold / 60000).toFixed(1)} min per fold needed, ${(Math.max(0, left) / 60000).toFixed(1)} min left before the refit`);
+    else if (fit < foldsRun.length) c.cuts.push(`learning curves on ${fit} of ${foldsRun.length} folds for both paths (fine-tuning about ${(perFold / 60000).toFixed(1)} min per fold's curve)`);
   }
-  const curveFolds = ft && !c.svmOnly ? ftFolds : foldsRun;
+  // Both curves on the same folds; the feature path alone on every fold when fine-tuning's was cut.
+  const withFt = Boolean(ft && !c.svmOnly && ftFolds.length);
+  const curveFolds = withFt ? ftFolds : foldsRun;
   const svmPoints: LearningCurvePoint[] = [];
   const ftPoints: LearningCurvePoint[] = [];
   const foldAcc = (x: typeof svm, f: number) => {
@@ -79,7 +86,7 @@ export async function measureCurves(c: CurveInput): Promise<LearningCurves> {
       const train = s.rows[f];
       if (s.fraction >= 1) {
         sAcc.push(foldAcc(svm, f));
-        if (ft && !c.svmOnly) fAcc.push(foldAcc(ft, f));
+        if (withFt) fAcc.push(foldAcc(ft!, f));
         continue;
       }
       c.say(`Learning curve: fold ${f + 1}, ${train.length} training images`);
@@ -94,7 +101,7 @@ export async function measureCurves(c: CurveInput): Promise<LearningCurves> {
         if (clf instanceof SvmClassifier) clf.dispose();
       }
       sAcc.push(sum.filter((p, i) => argmax(p) === c.labels[test[i]]).length / test.length);
-      if (ft && !c.svmOnly) {
+      if (withFt) {
         const ftPick = c.contest.picks.find((p) => p.fold === f)?.finetune;
         const cand = c.space.finetune.find((x) => x.id === ftPick?.id) ?? c.space.finetune[0];
         const dir = path.join(c.runDir, 'folds', `curve-${f + 1}-${train.length}`);
