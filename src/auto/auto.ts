@@ -368,7 +368,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     const dir = path.join(refitRoot, 'svm');
     await fsp.mkdir(dir, { recursive: true });
     featureRefit = await timed('refit feature path', () =>
-      refitFeaturePath(dir, space.features, featureSet.byId, backboneById, labels, dataset.classes, { seed: o.seed, innerFolds: Math.min(k, 5), calibrate: smallest >= 5, onWarning: warn, onStage: say }),
+      refitFeaturePath(dir, space.features, featureSet.byId, backboneById, labels, dataset.classes, { seed: o.seed, innerFolds, calibrate: smallest >= 5, onWarning: warn, onStage: say }),
     );
   }
   if (needFt) {
@@ -445,7 +445,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     comparisons,
     candidates: contest.candidates,
     learningCurves: curves,
-    ...(featureRefit ? { grid: gridFromSearch(featureRefit.selection.grid, `refit on all ${n} images, ${Math.min(k, 5)}-fold, ${featureRefit.selection.members[0].candidate.label}`) } : {}),
+    ...(featureRefit ? { grid: gridFromSearch(featureRefit.selection.grid, `refit on all ${n} images, ${innerFolds}-fold (as inside each outer fold), ${featureRefit.selection.members[0].candidate.label}`) } : {}),
     ...(trustReport ? { trust: trustReport } : {}),
     timings: { stages, totalMs: performance.now() - started },
     runtime: {
