@@ -46,7 +46,7 @@ Scripts: \`bench/trust/calibration.ts\`, \`bench/trust/finetune_calibration.ts\`
 |---|---|---|---|---|---|---|---|
 ${cal.map((r) => `| ${r.set} | ${r.protocol} | ${pct(r.accuracy)} | ${f4(r.eceBefore)} | **${f4(r.eceAfter)}** | ${f4(r.nllBefore)} | ${f4(r.nllAfter)} | ${r.temperature ?? (r.perFold ? r.perFold.map((p: Rec) => p.temperature.toFixed(2)).join(', ') : '')} |`).join('\n')}
 
-Per-fold ECE of the cross-validated rows (one fold = 1/5 of the images, so noisier): ${cal.filter((r) => r.perFold).map((r) => `${r.set.split(' ')[0]}: ${r.perFold.map((p: Rec) => `${f4(p.eceBefore)} -> ${f4(p.eceAfter)}`).join('; ')}`).join('. ')}.
+Per-fold ECE of the cross-validated rows (one fold = 1/5 of the images, so noisier): ${cal.filter((r) => r.perFold).map((r) => `${r.set.replace(/ \(.*\)$/, '')}: ${r.perFold.map((p: Rec) => `${f4(p.eceBefore)} -> ${f4(p.eceAfter)}`).join('; ')}`).join('. ')}.
 
 ### Unknown detection: AUROC, unknowns caught and known images rejected at the 5% threshold
 
