@@ -299,7 +299,7 @@ test('from-scratch training (smallcnn, 32 px) on webgpu matches the cpu run: los
 test('auto on webgpu (SVM path): run.json runtime.device and the report name the provider used', gpuSkip, async () => {
   const { auto } = await import('../src/auto/auto.js');
   const out = path.join(tmp, 'auto-gpu');
-  const r = await auto(COLOURS, { out, model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 32, folds: 2, svmOnly: true, curveFractions: [1], cache: false, device: 'webgpu' });
+  const r = await auto(COLOURS, { out, model: 'mobilenet', alpha: 0.25, weights: 'random', inputSize: 32, folds: 2, svmOnly: true, curveFractions: [0.25, 0.5, 1], candidates: 'quick', cache: false, device: 'webgpu' });
   const run = JSON.parse(await fsp.readFile(path.join(out, 'run.json'), 'utf8'));
   assert.equal(run.runtime.device.provider, 'webgpu');
   assert.deepEqual(run.runtime.device.onnxProviders, ['webgpu']);

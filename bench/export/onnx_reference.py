@@ -167,6 +167,14 @@ def run_node(node, v, scope):
         return [x.mean(axis=(2, 3), keepdims=True).astype(x.dtype)]
     if op == 'GlobalMaxPool':
         return [x.max(axis=(2, 3), keepdims=True)]
+    if op == 'TopK':
+        # k largest (or smallest) along `axis`, sorted; ties keep the lower index (ONNX's rule).
+        k = int(np.asarray(ins[1]).reshape(-1)[0])
+        axis = a.get('axis', -1)
+        largest = a.get('largest', 1)
+        order = np.argsort(-x if largest else x, axis=axis, kind='stable')
+        idx = np.take(order, np.arange(k), axis=axis)
+        return [np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)]
     if op == 'Loop':
         body = a['body']
         trip = int(ins[0]) if ins[0] is not None else 2**62
@@ -208,7 +216,8 @@ def main():
         pixels = np.fromfile(path, dtype=np.uint8).reshape(1, int(h), int(w), 3)
         local = dict(values)
         local[model.graph.input[0].name] = pixels
-        probs, label = run_graph(model.graph, local)
+        # probabilities, label (and unknown_score when the model carries a detector)
+        probs, label = run_graph(model.graph, local)[:2]
         results.append({'probabilities': probs[0].astype(float).tolist(), 'label': int(label[0])})
     print(json.dumps({
         'checker': 'ok',

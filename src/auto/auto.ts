@@ -30,7 +30,7 @@ import type { FreezeSpec } from '../finetune/defaults.js';
 import type { BackboneInfo } from '../formats/features.js';
 import type { PathName, PathResult, RunReport, TimingStage } from '../formats/run_report.js';
 import type { TrustRunReport } from '../formats/trust.js';
-import { isExternalModel } from '../models/backbone.js';
+import { isExternalModel, resolveBackbone } from '../models/backbone.js';
 import type { CustomPreprocessOptions } from '../models/preprocess.js';
 import { getModelSpec } from '../models/registry.js';
 import { gridFromSearch, pathResultFromPredictions } from '../report/build.js';
@@ -131,21 +131,24 @@ function cannotTrainReason(info: BackboneInfo): string | undefined {
 }
 
 /** The backbones of `--model a,b` with their sizes (zoo: the registry's; others: --input-size). */
-function backboneChoices(o: AutoOptions & typeof AUTO_DEFAULTS): BackboneChoice[] {
+async function backboneChoices(o: AutoOptions & typeof AUTO_DEFAULTS): Promise<BackboneChoice[]> {
   const models = String(o.model)
     .split(',')
     .map((m) => m.trim())
     .filter(Boolean);
-  return models.map((model) => {
+  const out: BackboneChoice[] = [];
+  for (const model of models) {
     if (isExternalModel(model)) {
-      if (!o.inputSize) {
-        throw new OptionsError(`${model} needs --input-size (models of other frameworks do not say their input size).`, { suggestion: 'Pass --input-size <px>, e.g. 224.' });
-      }
-      return { model, weights: undefined, layer: o.layer, preprocess: o.preprocess, defaultSize: o.inputSize, minSize: o.inputSize, trainable: model.startsWith('tfjs:') && !cannotTrainExternal(model) };
+      // A model of another framework: its own input size when it declares one (else --input-size,
+      // which resolveBackbone asks for), the only size tried.
+      const size = o.inputSize ?? (await resolveBackbone({ model, layer: o.layer, preprocess: o.preprocess })).info.inputSize;
+      out.push({ model, weights: undefined, layer: o.layer, preprocess: o.preprocess, defaultSize: size, minSize: size, trainable: model.startsWith('tfjs:') && !cannotTrainExternal(model) });
+      continue;
     }
     const spec = getModelSpec(model);
-    return { model, alpha: o.alpha, weights: o.weights, layer: o.layer, defaultSize: spec.defaultInputSize, minSize: spec.minInputSize, trainable: true };
-  });
+    out.push({ model, alpha: o.alpha, weights: o.weights, layer: o.layer, defaultSize: spec.defaultInputSize, minSize: spec.minInputSize, trainable: true });
+  }
+  return out;
 }
 
 /** tfjs: folders may hold a graph model (inference only); decided when its features are read. */
@@ -201,7 +204,7 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   }
   const device = await chooseDevice(o.device, { onNotice: say });
   const backend = await selectBackend({ backend: device.provider === 'cpu' ? (o.backend ?? 'auto') : await trainingBackendFor(device), onNotice: say });
-  const backbones = backboneChoices(o);
+  const backbones = await backboneChoices(o);
   const sizes = await imageSizes(dataset);
   const space = candidateSpace({
     level: o.candidates ?? 'standard',
