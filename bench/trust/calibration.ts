@@ -23,7 +23,7 @@ import { foldSplit, stratifiedKFold } from '../../src/data/split.js';
 import { applyCalibration, reliability } from '../../src/trust/calibrate.js';
 import { fitSvmTrust } from '../../src/trust/fit.js';
 import type { FeatureMatrix } from '../../src/classify/matrix.js';
-import { chooseSvm, loadLabelled, record, round, subset } from './common.js';
+import { chooseSvm, eceFields, loadLabelled, record, round, subset } from './common.js';
 
 const { values } = parseArgs({ options: { sets: { type: 'string', default: 'catsdogs,flowers,fashion' } } });
 const sets = values.sets!.split(',');
@@ -51,7 +51,7 @@ function summary(name: string, raw: Float64Array[], cal: Float64Array[], codes: 
   const before = reliability(raw, codes);
   const after = reliability(cal, codes);
   const acc = raw.filter((p, i) => p.indexOf(Math.max(...p)) === codes[i]).length / codes.length;
-  const r = { set: name, samples: codes.length, accuracy: round(acc), eceBefore: round(before.ece), eceAfter: round(after.ece), nllBefore: round(before.nll), nllAfter: round(after.nll), before, after, ...extra };
+  const r = { set: name, samples: codes.length, accuracy: round(acc), ...eceFields(before, after), ...extra };
   console.log(`${name}: accuracy ${(100 * acc).toFixed(2)}%, ECE ${before.ece.toFixed(4)} -> ${after.ece.toFixed(4)}, NLL ${before.nll.toFixed(4)} -> ${after.nll.toFixed(4)}`);
   return r;
 }

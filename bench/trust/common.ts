@@ -2,6 +2,7 @@
  * Shared by the bench/trust scripts: feature loading, the SVM configuration each fold uses, and
  * the raw-record writer (one JSON line per measurement, with date, load average and versions).
  */
+import type { ReliabilityJson } from '../../src/formats/trust.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,3 +62,8 @@ export function record(name: string, value: Record<string, unknown>): void {
 }
 
 export const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
+
+/** The ECE and NLL of a calibration record, before and after, rounded, with both reliability tables. */
+export function eceFields(before: ReliabilityJson, after: ReliabilityJson) {
+  return { eceBefore: round(before.ece), eceAfter: round(after.ece), nllBefore: round(before.nll), nllAfter: round(after.nll), before, after };
+}

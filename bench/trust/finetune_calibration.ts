@@ -40,7 +40,7 @@ import type { CalibrationJson } from '../../src/formats/trust.js';
 import { preprocessPixels } from '../../src/models/preprocess.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { applyCalibration, reliability } from '../../src/trust/calibrate.js';
-import { record, round } from './common.js';
+import { eceFields, record, round } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -137,12 +137,7 @@ async function fashion(): Promise<void> {
       temperature: round(cal.temperature),
       validationEceBefore: round(cal.before.ece),
       validationEceAfter: round(cal.after.ece),
-      eceBefore: round(before.ece),
-      eceAfter: round(after.ece),
-      nllBefore: round(before.nll),
-      nllAfter: round(after.nll),
-      before,
-      after,
+      ...eceFields(before, after),
       seconds: round(seconds, 1),
     });
   }
@@ -288,12 +283,7 @@ async function catsDogs(): Promise<void> {
     protocol: '5 outer folds (seed 0), finetune() on the training folds (224 px, default options), temperature fitted on its 20% validation split',
     samples: allY.length,
     accuracy: round(acc),
-    eceBefore: round(before.ece),
-    eceAfter: round(after.ece),
-    nllBefore: round(before.nll),
-    nllAfter: round(after.nll),
-    before,
-    after,
+    ...eceFields(before, after),
     perFold,
     // This invocation only (folds done by an earlier one carry their own date and load average).
     loadDuring: { min: round(Math.min(...loads), 2), max: round(Math.max(...loads), 2), mean: round(loads.reduce((s, x) => s + x, 0) / loads.length, 2), samples: loads.length },

@@ -165,11 +165,6 @@ function refitMs(svmFoldMs: number, finetuneFoldMs: number): number {
   return svmFoldMs * 1.5 + finetuneFoldMs * 0.5;
 }
 
-/** Share of `rows` whose prediction is their label. */
-function accuracyOf(predicted: ArrayLike<number>, labels: readonly number[], rows: readonly number[]): number {
-  return rows.filter((r) => predicted[r] === labels[r]).length / rows.length;
-}
-
 export async function auto(source: string, options: AutoOptions): Promise<AutoResult> {
   if (!options.out) throw new OptionsError('auto needs an output folder (out).', { suggestion: 'Pass --out <dir>.' });
   const o = {
@@ -303,7 +298,6 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
   cuts.push(...contest.cuts);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const refitEstimate = (c: typeof contest) => refitMs(mean(c.contenders[0].foldMs), mean(c.contenders.find((x) => x.name === 'finetune')?.foldMs ?? []));
-  const info = { files: meta.files, labels, folds };
   const contenderLabel: Record<ContenderName, string> = {
     svm: 'feature path (backbone features + SVM; candidate chosen inside each training fold)',
     finetune: 'fine-tuning (candidate and epochs chosen inside each training fold, then trained on all of it)',
@@ -319,9 +313,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
         c.name,
         rows.map((r) => c.predicted[r]),
         dataset.classes.length,
-        c.folds.length === k
-          ? { ...info, probabilities: rows.map((r) => c.probabilities[r]!) }
-          : { files: rows.map((r) => meta.files[r]), labels: rows.map((r) => labels[r]), folds: rows.map((r) => remap.get(folds[r])!), probabilities: rows.map((r) => c.probabilities[r]!) },
+        // Folds renumbered over the ones this contender completed (all of them: unchanged).
+        { files: rows.map((r) => meta.files[r]), labels: rows.map((r) => labels[r]), folds: rows.map((r) => remap.get(folds[r])!), probabilities: rows.map((r) => c.probabilities[r]!) },
         { label: contenderLabel[c.name], elapsedMs: c.foldMs.reduce((a, b) => a + b, 0), notes: c.notes },
       ),
     );
@@ -334,11 +327,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     .map((c) => ({
       id: c.name,
       label: c.name === 'svm' ? 'the feature path' : c.name === 'finetune' ? 'fine-tuning' : 'the ensemble',
-      foldAccuracies: Array.from({ length: k }, (_, f) => {
-        if (!c.folds.includes(f)) return null;
-        const rows = Array.from({ length: n }, (_, i) => i).filter((i) => folds[i] === f);
-        return accuracyOf(c.predicted, labels, rows);
-      }),
+      // The path result's fold accuracies (its completed folds, ascending), null where it did not run.
+      foldAccuracies: Array.from({ length: k }, (_, f) => (c.folds.includes(f) ? paths.find((p) => p.path === c.name)!.foldAccuracies[c.folds.indexOf(f)] : null)),
       costPerFoldMs: c.foldMs.reduce((a, b) => a + b, 0) / c.foldMs.length,
     }));
   const decision = decide(contenders);

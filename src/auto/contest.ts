@@ -20,6 +20,7 @@ import type { FeatureCandidate, FinetuneCandidate } from './candidates.js';
 import { featurePathFold, type CandidateFeatures, type FeatureMember } from './feature_path.js';
 import type { CalibrationJson } from '../formats/trust.js';
 import { finetunePathFold, type FinetuneFoldContext } from './finetune_path.js';
+import { argmax } from './folds.js';
 
 export type ContenderName = 'svm' | 'finetune' | 'ensemble';
 
@@ -190,7 +191,7 @@ export async function runContest(input: ContestInput): Promise<ContestResult> {
         const b = ft.probabilities[row]!;
         const p = a.map((v, c) => (v + b[c]) / 2);
         ens!.probabilities[row] = p;
-        ens!.predicted[row] = p.indexOf(Math.max(...p));
+        ens!.predicted[row] = argmax(p);
         ensPred.push(ens!.predicted[row]);
       });
       ens!.folds.push(f);

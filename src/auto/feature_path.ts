@@ -21,7 +21,7 @@ import { gridSearch, type GridSearchResult } from '../classify/search.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
 import { SvmClassifier } from '../classify/svm.js';
 import type { FeatureCandidate } from './candidates.js';
-import { FEATURE_LINEAR_ABOVE, FEATURE_LINEAR_LOG2C, takeRows } from './folds.js';
+import { argmax, FEATURE_LINEAR_ABOVE, FEATURE_LINEAR_LOG2C, takeRows } from './folds.js';
 
 /** A candidate's features: row-major [n, d], rows in the run's row order. */
 export interface CandidateFeatures {
@@ -120,12 +120,6 @@ export function memberProba(clf: SvmClassifier | LogisticRegression, F: Candidat
   const X = takeRows(F.X, F.d, rows);
   if (clf instanceof LogisticRegression || clf.probA_) return clf.predictProba(X).map((r) => Array.from(r));
   return Array.from(clf.predict(X), (p) => Array.from({ length: numClasses }, (_, c) => (c === p ? 1 : 0)));
-}
-
-function argmax(p: readonly number[]): number {
-  let b = 0;
-  for (let c = 1; c < p.length; c++) if (p[c] > p[b]) b = c;
-  return b;
 }
 
 /**

@@ -175,14 +175,16 @@ export async function scoreModelOnRows(modelDir: string, dataset: Dataset, files
   }
 }
 
+/** Index of the largest value (the first on ties). */
+export function argmax(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
+  return best;
+}
+
 /** The most probable class of each score (-1 for an image that could not be decoded). */
 export function argmaxScores(scores: readonly ImageScores[]): number[] {
-  return scores.map((s) => {
-    if (!('probabilities' in s)) return -1;
-    let best = 0;
-    for (let c = 1; c < s.probabilities.length; c++) if (s.probabilities[c] > s.probabilities[best]) best = c;
-    return best;
-  });
+  return scores.map((s) => ('probabilities' in s ? argmax(s.probabilities) : -1));
 }
 
 /** A run's messages (auto, bench): stages go to `onStage`; warnings are kept for the result and go to `onWarning`. */

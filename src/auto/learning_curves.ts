@@ -18,7 +18,7 @@ import type { ContestResult } from './contest.js';
 import { crossoverInRange, curveSubsets } from './curves.js';
 import { fitFeatureMember, memberProba } from './feature_path.js';
 import type { FinetuneFoldContext } from './finetune_path.js';
-import { argmaxScores, finetuneOnRows, scoreModelOnRows } from './folds.js';
+import { argmax, argmaxScores, finetuneOnRows, scoreModelOnRows } from './folds.js';
 import { SvmClassifier } from '../classify/svm.js';
 
 export interface CurveInput {
@@ -42,12 +42,6 @@ export interface CurveInput {
   refitReserveMs: number;
   cuts: string[];
   say: (m: string) => void;
-}
-
-function argmax(p: readonly number[]): number {
-  let b = 0;
-  for (let c = 1; c < p.length; c++) if (p[c] > p[b]) b = c;
-  return b;
 }
 
 export async function measureCurves(c: CurveInput): Promise<LearningCurves> {

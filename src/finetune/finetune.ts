@@ -350,6 +350,20 @@ async function finetuneWith(
         return undefined;
       }
     };
+    /** What `fillBanks` needs to run the frozen prefix, progress reported under `stageLabel`. */
+    const prefixFill = (stageLabel: string) => ({
+      graph: fm.graph,
+      input: fm.input,
+      images,
+      pixels,
+      settings,
+      augment: r.augment,
+      seed: r.seed,
+      cache,
+      batchSize: inferBatch,
+      engine: openEngine,
+      onProgress: (done: number, total: number, ips: number) => options.onProgress?.({ phase: 'prefix', stage: stageLabel, done, total, imagesPerSecond: ips }),
+    });
     const banks = [pooledBank, boundaryBank].filter((b): b is ViewBank => b !== undefined);
     let currentViews: ViewId[] = [];
     let prefixSeconds = 0;
@@ -373,19 +387,7 @@ async function finetuneWith(
       ];
       for (const b of banks) b.retainViews([...views, 'none']);
       prefixComputed += await fillBanks(
-        {
-          graph: fm.graph,
-          input: fm.input,
-          images,
-          pixels,
-          settings,
-          augment: r.augment,
-          seed: r.seed,
-          cache,
-          batchSize: inferBatch,
-          engine: openEngine,
-          onProgress: (done, total, ips) => options.onProgress?.({ phase: 'prefix', stage: stage.label, done, total, imagesPerSecond: ips }),
-        },
+        prefixFill(stage.label),
         banks,
         work,
       );
@@ -535,19 +537,7 @@ async function finetuneWith(
       let computed = 0;
       if (bank) {
         computed = await fillBanks(
-          {
-            graph: fm.graph,
-            input: fm.input,
-            images,
-            pixels,
-            settings,
-            augment: r.augment,
-            seed: r.seed,
-            cache,
-            batchSize: inferBatch,
-            engine: openEngine,
-            onProgress: (done, total, ips) => options.onProgress?.({ phase: 'prefix', stage: 'unknown detector', done, total, imagesPerSecond: ips }),
-          },
+          prefixFill('unknown detector'),
           [bank],
           idx.map((image) => ({ image, views: ['none'] as ViewId[] })),
         );
