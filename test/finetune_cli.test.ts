@@ -37,7 +37,7 @@ test('finetune flags parse into typed options with the documented defaults', asy
     {
       out: 'm', model: 'mobilenet_v2', alpha: undefined, weights: 'imagenet', inputSize: undefined, crop: 'squash', freeze: undefined, lr: 0.001, epochs: 10, headEpochs: 10,
       batchSize: 32, augment: 'flip,rotate=0.05,translate=0.1,zoom=0.1', views: 4, viewsRefresh: 0, val: undefined, folds: undefined, seed: 0, patience: 3, dropout: 0.2,
-      backend: 'auto', runtime: 'auto', cache: true, prefixCache: true, resume: false, overwrite: false, memoryBudgetMB: 512, workers: 1,
+      backend: 'auto', runtime: 'auto', cache: true, prefixCache: true, resume: false, overwrite: false, memoryBudgetMB: 512, workers: 'auto',
     },
   );
   const c = await parse(['d', '--out', 'o', '--model', 'mobilenet', '--alpha', '0.25', '--weights', 'none', '--freeze', '0.5', '--val', '0.25', '--no-cache', '--no-prefix-cache', '--resume', '--json', '--batch', '16']);

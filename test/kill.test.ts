@@ -275,6 +275,9 @@ test('SIGKILL during ftk finetune, then --resume (or a fresh start before the fi
   const args = (dir: string) => [
     'finetune', data, '--out', dir, '--model', 'mobilenet', '--alpha', '0.25', '--weights', SHARED_H5, '--input-size', '64', '--freeze', '7',
     '--head-epochs', '2', '--epochs', '10', '--patience', '20', '--batch', '4', '--views', '2', '--backend', 'wasm', '--runtime', 'onnx',
+    // One training thread: the kill times are drawn from the clean run's timeline, which worker
+    // start-up makes noisier (kill and resume on worker threads: test/finetune_parallel.test.ts).
+    '--workers', '1',
     '--cache-file', path.join(dir, '..', `${path.basename(dir)}.sqlite`), '--json',
   ];
   // Export the frozen part's ONNX graph once (one short run).

@@ -5,13 +5,14 @@
  * per-fold values and interval, every candidate's inner scores and time, the budget cuts, minutes).
  *
  *   npx tsx bench/auto/cats_dogs.ts [--data ../shared/datasets/cats-dogs] [--name full]
- *       [--budget 30] [--candidates standard] [--out bench/.work/auto/<name>] [-- extra ftk auto flags]
+ *       [--budget 30] [--candidates standard] [--out bench/.work/auto/<name>] [--record bench/auto/cats_dogs.jsonl]
+ *       [-- extra ftk auto flags]
  *
  * Every choice (candidate, C/gamma, epochs) is made inside the training folds by `ftk auto` itself;
  * the cross-validated accuracy of its pick is the outer-fold accuracy of that procedure.
  */
 import { execSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,7 @@ const { values, positionals } = parseArgs({
     candidates: { type: 'string', default: 'standard' },
     out: { type: 'string' },
     home: { type: 'string' },
+    record: { type: 'string', default: 'bench/auto/cats_dogs.jsonl' },
   },
   allowPositionals: true,
 });
@@ -52,6 +54,19 @@ const code = await new Promise<number>((resolve) => {
 });
 if (code !== 0) throw new Error(`ftk auto failed with exit code ${code}`);
 const minutes = (performance.now() - t0) / 60000;
+/** Rows and trainer of each feature-path classifier the run refitted (bundle or paths/svm). */
+function featureRefitOf(dir: string): { file: string; nSamples: number; trainer: string }[] {
+  const out: { file: string; nSamples: number; trainer: string }[] = [];
+  for (const sub of ['bundle', 'paths/svm']) {
+    for (const file of ['svm.json', 'svm-2.json']) {
+      const f = path.join(dir, sub, file);
+      if (!existsSync(f)) continue;
+      const m = JSON.parse(readFileSync(f, 'utf8')) as { training?: { nSamples?: number; trainer?: string } };
+      out.push({ file: path.join(sub, file), nSamples: m.training?.nSamples ?? -1, trainer: m.training?.trainer ?? 'libsvm' });
+    }
+  }
+  return out;
+}
 const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as RunReport;
 const chosen = run.paths!.find((p) => p.path === run.decision.chosen)!;
 const record = {
@@ -70,11 +85,12 @@ const record = {
   reasons: run.decision.reasons,
   candidates: run.candidates?.map((c) => ({ id: c.id, path: c.path, innerScores: c.innerScores, picked: c.picked, outerAccuracies: c.outerAccuracies, minutes: c.ms / 60000, pruned: c.pruned, capHit: c.capHit })),
   cuts: run.budget?.cuts,
+  featureRefit: featureRefitOf(out),
   budgetMinutes: Number(values.budget),
   minutes,
   loadavg: { start: loadStart, end: os.loadavg(), sampled1min: load.range() },
   cores: os.availableParallelism(),
   versions: { node: process.version, ftk: run.ftkVersion, runtime: run.runtime?.versions },
 };
-appendFileSync(path.resolve('bench/auto/cats_dogs.jsonl'), JSON.stringify(record) + '\n');
+appendFileSync(path.resolve(values.record!), JSON.stringify(record) + '\n');
 console.log(`${name}: chose ${record.chosen}, ${(100 * record.chosenAccuracy).toFixed(2)}% (${record.contenders.map((c) => `${c.path} ${(100 * c.meanAccuracy).toFixed(2)}%`).join(', ')}), ${minutes.toFixed(1)} min`);

@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/finetune/workers_md.ts
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeResultsSection } from '../results_md.js';
 
@@ -90,6 +90,32 @@ for (const [i, s] of summaries.entries()) {
   if (!commands.includes(cmd)) commands.push(cmd);
 }
 
+// The 5-fold cats-dogs fine-tuning of the small-data table: before (1 worker, bench/results/cats_dogs_bench.json)
+// and after (bench/finetune/five_fold.ts, bench/finetune/five_fold.jsonl).
+interface FiveFold {
+  date: string;
+  commit: string;
+  workers: number;
+  folds: number[];
+  wallSeconds: number;
+  meanAccuracy: number;
+  foldAccuracies: number[];
+  loadavg: { start: number[]; end: number[]; sampled1min: { min: number; max: number } };
+}
+const fiveFold = existsSync('bench/finetune/five_fold.jsonl')
+  ? readFileSync('bench/finetune/five_fold.jsonl', 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as FiveFold)
+  : [];
+const table = JSON.parse(readFileSync('bench/results/cats_dogs_bench.json', 'utf8')) as { date: string; machine: { loadavg: number[] }; methods: { method: string; seconds: number; meanAccuracy: number; foldAccuracies: number[] }[] };
+const beforeFt = table.methods.find((m) => m.method === 'finetune')!;
+const pctList = (xs: number[]) => xs.map((x) => (100 * x).toFixed(1)).join(', ');
+const fiveFoldLines = [
+  `| ${table.date.slice(0, 16).replace('T', ' ')} (before: \`bench/cats_dogs_table.ts\`, record \`bench/results/cats_dogs_bench.json\`) | 1 (the default then) | **${(beforeFt.seconds / 60).toFixed(1)} min** | ${(100 * beforeFt.meanAccuracy).toFixed(1)}% (${pctList(beforeFt.foldAccuracies)}) | ${table.machine.loadavg.map(f1).join(' / ')} at the end (1 / 5 / 15 min) |`,
+  ...fiveFold.map(
+    (r) =>
+      `| ${r.date.slice(0, 16).replace('T', ' ')} (\`bench/finetune/five_fold.ts --workers ${r.workers}\`, commit ${r.commit}) | ${r.workers} | **${(r.wallSeconds / 60).toFixed(1)} min** | ${(100 * r.meanAccuracy).toFixed(1)}% (${pctList(r.foldAccuracies)}) | ${f1(r.loadavg.sampled1min.min)} to ${f1(r.loadavg.sampled1min.max)} (sampled every 15 s, its own threads included) |`,
+  ),
+];
+
 writeResultsSection(
   'workers',
   `## Fine-tuning on worker threads: 2 workers vs 1 (data-parallel steps)
@@ -107,6 +133,13 @@ machine could give any 2-thread work at that moment (2.00 when idle). Loss diffe
 ${rows.join('\n')}
 
 ${details.join('\n')}
+
+The 5-fold cats-dogs fine-tuning of the small-data table (MobileNet 0.25, 288 px centre crop, \`--freeze 11\`, 8 views,
+dropout 0.5, at most 10 + 15 epochs, cold feature cache, the same seeded folds), end to end:
+
+| run (UTC) | training workers | wall time, 5 folds | accuracy, mean (per fold) | 1-minute load average |
+|---|---|---|---|---|
+${fiveFoldLines.join('\n')}
 
 Commands: ${commands.join('; ')}. Raw records in \`bench/finetune/workers.jsonl\` (one line per run,
 calibration and summary, with \`os.loadavg()\`), console logs in \`bench/finetune/workers_last_run.log\`

@@ -1,12 +1,13 @@
 /**
  * ftk's linear models against scikit-learn on the same features (acceptance 2 of issue 15):
- * LogisticRegression (multinomial, L-BFGS) and LinearSVC (dual coordinate descent, one-vs-rest),
+ * LogisticRegression (multinomial, L-BFGS) and LinearSVC (one-vs-rest; its solver as `dual: 'auto'`
+ * picks it, recorded per pair: the primal by L-BFGS on these 30,000-row sets),
  * same C, same scaler (standardize, fitted on the training rows), both libraries' defaults
  * otherwise (tol 1e-4; max_iter 100 / 1000), on the 30,000-image Fashion-MNIST sets of
  * bench/linear/features.ts (classes 5-9 and all ten; small convnet and MobileNet 0.25 features).
  *
  * The machine is shared, so the two run interleaved: for every repeat and configuration ftk fits
- * (in this process, worker threads = all cores) and then scikit-learn fits (a python3 process,
+ * (in this process, all cores: ONNX Runtime's threads for the matrix products) and then scikit-learn fits (a python3 process,
  * timing only its fit) or the other way round on odd repeats; the ratio ftk/sklearn is taken
  * within each pair and the report gives the median of the ratios. Fit time covers scaling and the
  * solver (loading the features is not counted on either side). Accuracy: on the test set.
@@ -52,7 +53,7 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
     for (const set of values.sets!.split(',')) {
       const train = path.join(feats, `${backbone}-${set}-train`);
       const test = path.join(feats, `${backbone}-${set}-test`);
-      const tr = await loadFeatures(train, { shared: true });
+      const tr = await loadFeatures(train);
       const te = await loadFeatures(test);
       for (const model of values.models!.split(',')) {
         const C = model === 'logistic' ? C_LOGISTIC : C_SVC;
@@ -62,10 +63,10 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
           const t = performance.now();
           await m.fit({ data: tr.X, rows: tr.n, cols: tr.d }, tr.labels, { onWarning: (w) => (warning = w) });
           const seconds = (performance.now() - t) / 1000;
-          return { seconds, accuracy: m.score({ data: te.X, rows: te.n, cols: te.d }, te.labels), iterations: m.nIter_, converged: m.converged_, warning };
+          return { seconds, accuracy: m.score({ data: te.X, rows: te.n, cols: te.d }, te.labels), iterations: m.nIter_, converged: m.converged_, warning, solver: m.toJSON().training.trainer };
         };
-        const sk = () => {
-          const r = spawnSync('/usr/bin/python3', [script, train, test, model, String(C)], { encoding: 'utf8' });
+        const sk = (variant = model) => {
+          const r = spawnSync('/usr/bin/python3', [script, train, test, variant, String(C)], { encoding: 'utf8' });
           if (r.status !== 0) throw new Error(r.stderr);
           return JSON.parse(r.stdout.trim().split('\n').pop()!);
         };
@@ -79,6 +80,8 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
           b = sk();
           a = await ftk();
         }
+        // scikit-learn's other LinearSVC solver (dual=False), for the record: not the default of 1.2.
+        const skPrimal = model === 'linear-svc' ? sk('linear-svc-primal') : undefined;
         const record = {
           date: new Date().toISOString(),
           repeat: rep,
@@ -91,6 +94,7 @@ for (let rep = 0; rep < Number(values.repeats); rep++) {
           classes: tr.meta.classes.length,
           ftk: a,
           sklearn: b,
+          ...(skPrimal ? { sklearnPrimal: skPrimal, ratioPrimal: a.seconds / skPrimal.seconds } : {}),
           ratio: a.seconds / b.seconds,
           accuracyDiffPoints: 100 * (a.accuracy - b.accuracy),
           first: rep % 2 === 0 ? 'ftk' : 'sklearn',

@@ -1,7 +1,7 @@
 /**
  * Peak memory of `ftk svm fit --kernel linear` on 60,000 x 1,280 features (acceptance 4 of issue 15):
- * the linear solver reads the feature matrix in place (one SharedArrayBuffer shared by the worker
- * threads), so the whole process should stay within 1.5x of the matrix itself.
+ * the linear solver reads the feature matrix in place (ONNX Runtime's matrix products take it
+ * without a copy), so the whole process should stay within 1.5x of the matrix itself.
  *
  * The features are synthetic (seeded: 10 classes, Gaussian clusters through a ReLU, float32; the
  * values do not change the memory, only the iteration count). The fit is capped at --max-iter 20
@@ -16,7 +16,7 @@
  * Appends one JSON line to bench/linear/memory.jsonl.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, openSync, writeSync, closeSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, readFileSync, writeSync, closeSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -102,6 +102,7 @@ const record = {
   cliOn300x8PeakRssMb: Number(cliBase.mb.toFixed(1)),
   seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
   solver: result.solver,
+  trainer: (JSON.parse(readFileSync(path.join(work, 'model.json'), 'utf8')) as { training?: { trainer?: string } }).training?.trainer,
   loadavg: os.loadavg(),
   node: process.version,
   cpus: os.cpus().length,

@@ -25,6 +25,7 @@ interface Side {
 }
 interface Pair {
   date: string;
+  commit?: string;
   backbone: string;
   set: string;
   model: string;
@@ -35,12 +36,16 @@ interface Pair {
   ftk: Side;
   sklearn: Side & { sklearn: string; numpy: string };
   ratio: number;
+  sklearnPrimal?: Side;
+  ratioPrimal?: number;
   accuracyDiffPoints: number;
   ftkWorkers: number;
   loadavgBefore: number[];
   node: string;
 }
 const pairs = read<Pair>('bench/linear/results.jsonl');
+/** The same benchmark before the products moved to ONNX Runtime (JavaScript loops, the dual for LinearSVC). */
+const before = read<Pair>('bench/linear/results_before_gemm.jsonl');
 const memory = read<Record<string, number | string | number[]>>('bench/linear/memory.jsonl');
 const limit = read<Record<string, number | string | boolean | number[]>>('bench/svm/limit.jsonl');
 
@@ -58,16 +63,24 @@ for (const p of pairs) {
   const key = `${p.backbone}|${p.set}|${p.model}`;
   groups.set(key, [...(groups.get(key) ?? []), p]);
 }
+const beforeRatio = (p: Pair): string => {
+  const g = before.filter((x) => x.backbone === p.backbone && x.set === p.set && x.model === p.model);
+  return g.length ? median(g.map((x) => x.ratio)).toFixed(2) : '-';
+};
 const rows = [...groups.values()].map((g) => {
   const p = g[0];
   const ratios = g.map((x) => x.ratio);
   const pct = (xs: number[]) => `${(100 * median(xs)).toFixed(2)}%`;
   const conv = (s: Side[]) => (s.every((x) => x.converged) ? '' : ' (maxIter)');
+  const primal = g.filter((x) => x.sklearnPrimal);
+  const primalCell = primal.length
+    ? `${median(primal.map((x) => x.sklearnPrimal!.seconds)).toFixed(1)} s, ${pct(primal.map((x) => x.sklearnPrimal!.accuracy))} | ${median(primal.map((x) => x.ratioPrimal!)).toFixed(2)}`
+    : '- | -';
   return (
     `| ${names[p.backbone] ?? p.backbone} | ${setNames[p.set] ?? p.set} | ${models[p.model] ?? p.model} C=${p.C} | ${g.length} | ` +
     `${pct(g.map((x) => x.ftk.accuracy))} | ${pct(g.map((x) => x.sklearn.accuracy))} | ${median(g.map((x) => x.accuracyDiffPoints)).toFixed(2)} | ` +
     `${median(g.map((x) => x.ftk.seconds)).toFixed(1)} s${conv(g.map((x) => x.ftk))} | ${median(g.map((x) => x.sklearn.seconds)).toFixed(1)} s${conv(g.map((x) => x.sklearn))} | ` +
-    `**${median(ratios).toFixed(2)}** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${median(g.map((x) => x.loadavgBefore[0])).toFixed(1)} |`
+    `**${median(ratios).toFixed(2)}** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${primalCell} | ${beforeRatio(p)} | ${median(g.map((x) => x.loadavgBefore[0])).toFixed(1)} |`
   );
 });
 const first = pairs[0];
@@ -82,43 +95,40 @@ const faster = medians.filter((x) => x.ratio <= 1);
 const verdict =
   `Against the targets of issue 15 (accuracy within 0.3 points, fit time ratio <= 1.0): accuracy within 0.3 points in ` +
   `${within.length} of ${medians.length} configurations; fit time ratio <= 1.0 in ${faster.length} of ${medians.length}` +
-  `${faster.length ? ` (${faster.map((x) => x.what).join('; ')})` : ''}. ` +
-  (medians.filter((x) => x.what.includes('Logistic')).every((x) => x.ratio > 1)
-    ? 'LogisticRegression is slower than scikit-learn in every configuration: each L-BFGS iteration is two passes of plain ' +
-      'JavaScript loops over the float32 rows, where scikit-learn multiplies matrices with BLAS. '
-    : '') +
-  'LinearSVC (JavaScript against LIBLINEAR in C, one one-vs-rest problem per worker thread), every pair as ratio @ load average: ' +
-  pairs
-    .filter((p) => p.model === 'linear-svc')
-    .map((p) => `${p.backbone} ${p.set} ${p.ratio.toFixed(2)} @ ${p.loadavgBefore[0].toFixed(1)}`)
-    .join('; ') +
+  `${faster.length < medians.length ? ` (above: ${medians.filter((x) => x.ratio > 1).map((x) => `${x.what} ${x.ratio.toFixed(2)}`).join('; ')})` : ''}. ` +
+  'Every pair as ratio @ load average: ' +
+  pairs.map((p) => `${p.backbone} ${p.set} ${models[p.model] ?? p.model} ${p.ratio.toFixed(2)} @ ${p.loadavgBefore[0].toFixed(1)}`).join('; ') +
   '.';
 const m = memory[memory.length - 1];
 const l = limit[limit.length - 1];
 const section = `## Linear models: ftk vs scikit-learn on 30,000 Fashion-MNIST images (issue 15)
 
-ftk's \`LogisticRegression\` (multinomial, L-BFGS) and \`LinearSVC\` (dual coordinate descent,
-one-vs-rest) against scikit-learn ${first?.sklearn.sklearn ?? '?'} (numpy ${first?.sklearn.numpy ?? '?'}) on the same features, the same C and the
+ftk's \`LogisticRegression\` (multinomial, L-BFGS) and \`LinearSVC\` (one-vs-rest; \`dual: 'auto'\` solves the
+primal by L-BFGS on these sets) against scikit-learn ${first?.sklearn.sklearn ?? '?'} (numpy ${first?.sklearn.numpy ?? '?'}) on the same features, the same C and the
 same scaler (standardize, fitted on the training rows, counted in both fit times), both libraries'
 defaults otherwise (tol 1e-4, max_iter 100 / 1000). 30,000 training images, accuracy on the
-Fashion-MNIST test images of the same classes. ftk: worker threads = ${first?.ftkWorkers ?? '?'} (all cores; one-vs-rest
-problems per thread for LinearSVC, row slices of each gradient for LogisticRegression);
-scikit-learn: \`n_jobs\` unused by both estimators (LinearSVC is single-threaded LIBLINEAR,
-multinomial lbfgs ignores it), numpy's BLAS free to use both cores. Each pair ran interleaved
-(ftk then scikit-learn, the other way round on odd repeats) on a machine shared with other jobs;
-the ratio is taken within each pair, the table gives medians (range over repeats) and the median
-1-minute load average before the pair.
+Fashion-MNIST test images of the same classes. ftk: the two matrix products of every L-BFGS step
+on ONNX Runtime's SGEMM with ${first?.ftkWorkers ?? '?'} threads (all cores; src/classify/linear_gemm.ts);
+scikit-learn: \`n_jobs\` unused by both estimators (LIBLINEAR is single-threaded, multinomial lbfgs
+ignores it), numpy's BLAS free to use both cores. LinearSVC's default in scikit-learn 1.2 is the
+dual solver (\`dual=True\`); its primal (\`dual=False\`, LIBLINEAR's trust-region Newton, what
+scikit-learn >= 1.5 picks with \`dual='auto'\` here) ran after each pair and is shown for the record.
+Each pair ran interleaved (ftk then scikit-learn, the other way round on odd repeats); the ratio is
+taken within each pair, the table gives medians (range over repeats) and the median 1-minute load
+average before the pair. "before": the median ratio of the same configuration measured on
+2026-12-02 before this change (JavaScript loops, LinearSVC's dual; \`bench/linear/results_before_gemm.jsonl\`,
+under load averages of 5-31).
 
-| features | classes | model | pairs | ftk accuracy | sklearn accuracy | diff (points) | ftk fit | sklearn fit | ftk / sklearn | load |
-|---|---|---|---|---|---|---|---|---|---|---|
+| features | classes | model | pairs | ftk accuracy | sklearn accuracy | diff (points) | ftk fit | sklearn fit | ftk / sklearn | sklearn dual=False: fit, accuracy | ftk / it | before | load |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 ${verdict}
 
 Memory (\`bench/linear/memory.ts\`, synthetic float32 features ${m?.rows ?? '?'} x ${m?.cols ?? '?'} = ${m?.matrixMb ?? '?'} MB, 20 epochs, all cores):
 peak RSS of \`ftk svm fit --kernel linear\` ${m?.peakRssMb ?? '?'} MB = **${m?.ratio ?? '?'}x** the matrix (measured ${String(m?.date ?? '?').slice(0, 10)}, load average ${Array.isArray(m?.loadavg) ? (m!.loadavg as number[])[0] : '?'}), of which the CLI's
-fixed cost is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a 300 x 8 file; \`svm\` loads neither TF.js, ONNX Runtime nor sharp); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
-The matrix is read once into shared memory and never copied or scaled.
+fixed cost is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a 300 x 8 file); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
+The matrix is read once and never copied or scaled: ONNX Runtime's products read it in place.
 
 The exact kernel's limit (\`bench/svm/limit.ts\`): an SVM on ${l?.samples ?? '?'} rows (\`maxPrecomputedSamples\`, default
 100 MB cache) fitted, libsvm-js' heap at ${l ? (Number(l.heapBytesAfter) / 2 ** 30).toFixed(2) : '?'} GiB of ${l ? (Number(l.heapLimitBytes) / 2 ** 30).toFixed(2) : '?'} GiB afterwards (${l ? Number(l.seconds).toFixed(0) : '?'} s).

@@ -57,6 +57,8 @@ export interface SolverChoice {
   maxIter?: number;
   /** LinearSVC's loss. Default 'squared_hinge'. */
   loss?: LinearSvcLoss;
+  /** LinearSVC: solve the dual or the primal; 'auto' = scikit-learn's rule (LinearSvcOptions.dual). Default 'auto'. */
+  dual?: boolean | 'auto';
 }
 
 /** `ftk svm fit`: SVM options, grid options (used with `grid: true`), and where to write the model. */
@@ -123,8 +125,9 @@ const SOLVER_CONSTRAINTS = {
   solver: { allowed: "'auto', 'libsvm', 'liblinear' or 'logistic'", ok: (v: unknown) => ['auto', 'libsvm', 'liblinear', 'logistic'].includes(v as string) },
   maxIter: LINEAR_SVC_CONSTRAINTS.maxIter,
   loss: LINEAR_SVC_CONSTRAINTS.loss,
+  dual: LINEAR_SVC_CONSTRAINTS.dual,
 };
-const LINEAR_KEYS = ['C', 'classWeight', 'scaler', 'seed', 'tol', 'maxIter', 'loss'];
+const LINEAR_KEYS = ['C', 'classWeight', 'scaler', 'seed', 'tol', 'maxIter', 'loss', 'dual'];
 
 /**
  * Which solver runs, for `nTrain` training rows: see SolverChoice.solver. Refuses combinations that
@@ -143,7 +146,7 @@ function chooseSolver(nTrain: number, options: SvmOptions & SolverChoice, source
       chosen = 'liblinear';
       onStage?.(
         `${nTrain} training samples: above the ${limit} that libsvm-js' 2 GiB heap holds for the exact kernel, so ftk uses LinearSVC ` +
-          `(LIBLINEAR's dual coordinate descent, squared hinge, one-vs-rest) on all ${nTrain} rows (--solver libsvm to refuse instead)`,
+          `(squared hinge, one-vs-rest) on all ${nTrain} rows (--solver libsvm to refuse instead)`,
       );
     } else {
       assertFitsHeap(nTrain, cacheSize, source);
@@ -151,7 +154,7 @@ function chooseSolver(nTrain: number, options: SvmOptions & SolverChoice, source
     }
   } else chosen = solver;
   if (chosen === 'libsvm') {
-    const linearOnly = (['maxIter', 'loss'] as const).filter((k) => options[k] !== undefined);
+    const linearOnly = (['maxIter', 'loss', 'dual'] as const).filter((k) => options[k] !== undefined);
     if (linearOnly.length) {
       throw new OptionsError(`${linearOnly.join(', ')} only apply to the linear solvers. Received them with the libsvm solver.`, {
         code: 'OPTIONS_CONFLICT',
@@ -168,6 +171,7 @@ function chooseSolver(nTrain: number, options: SvmOptions & SolverChoice, source
   if (options.shrinking !== undefined) bad.push('shrinking');
   if (options.probability && chosen === 'liblinear') bad.push('probability');
   if (options.loss !== undefined && chosen === 'logistic') bad.push('loss');
+  if (options.dual !== undefined && chosen === 'logistic') bad.push('dual');
   if (bad.length) {
     throw new OptionsError(`The ${chosen} solver is a linear model: ${bad.join(', ')} do${bad.length > 1 ? '' : 'es'} not apply to it.`, {
       code: 'OPTIONS_CONFLICT',
@@ -244,7 +248,7 @@ export async function svmFit(featuresPrefix: string, options: SvmFitOptions = {}
       });
     }
   }
-  const f = await loadFeatures(featuresPrefix, { shared: true });
+  const f = await loadFeatures(featuresPrefix);
   // The final fit uses every sample: refuse (or switch) now, not after a grid search of minutes.
   const solver = chooseSolver(f.n, options, npyFile(featuresPrefix), options.onStage);
   if (solver !== 'libsvm') return linearFit(f, solver, options);
@@ -342,7 +346,7 @@ async function linearFit(f: LoadedFeatures, solver: LinearKind, options: SvmFitO
     linOpts.C = gridResult.best.C;
     options.onStage?.(`Best: C=${gridResult.best.C}, ${gridResult.folds}-fold accuracy ${(100 * gridResult.best.meanAccuracy).toFixed(2)}%`);
   }
-  options.onStage?.(`Fitting ${solver === 'logistic' ? 'LogisticRegression (multinomial, L-BFGS)' : 'LinearSVC (dual coordinate descent)'} on all ${f.n} samples`);
+  options.onStage?.(`Fitting ${solver === 'logistic' ? 'LogisticRegression (multinomial, L-BFGS)' : 'LinearSVC'} on all ${f.n} samples`);
   const model = linearModelFor(solver, { ...linOpts, ...(workers !== undefined ? { workers } : {}) });
   await model.fit(X, f.labels, { onWarning: options.onWarning });
   return finishFit(model, solver, f, classNames, gridResult, options);
@@ -351,7 +355,7 @@ async function linearFit(f: LoadedFeatures, solver: LinearKind, options: SvmFitO
 /** Stratified k-fold cross-validation of one SVM configuration on a features file. */
 export async function svmCrossValidate(featuresPrefix: string, options: SvmCvOptions = {}): Promise<SvmCvResult> {
   checkOptions('svm cv', options, { ...SVM_CONSTRAINTS, ...CV_CONSTRAINTS, ...SOLVER_CONSTRAINTS }, CALLBACKS);
-  const f = await loadFeatures(featuresPrefix, { shared: true });
+  const f = await loadFeatures(featuresPrefix);
   const svmOpts = split(options, SVM_KEYS) as SvmOptions;
   const cvOpts = split(options, CV_KEYS) as CvOptions;
   // The largest training fold holds n - floor(n / k) samples.
@@ -394,7 +398,7 @@ export async function svmNestedCrossValidate(featuresPrefix: string, options: Sv
   if (options.C !== undefined || options.gamma !== undefined) {
     throw new OptionsError('The nested grid search chooses C (and gamma) on each outer training fold; do not pass them.', { code: 'OPTIONS_CONFLICT', suggestion: 'Drop --C / --gamma, or set the grid with --log2c / --log2gamma.' });
   }
-  const f = await loadFeatures(featuresPrefix, { shared: true });
+  const f = await loadFeatures(featuresPrefix);
   const outer = options.folds ?? CV_DEFAULTS.folds;
   const solver = chooseSolver(f.n - Math.floor(f.n / outer), options, npyFile(featuresPrefix), options.onStage);
   const grid = split(options, ['folds', 'shuffle', 'seed', 'workers', 'log2C', 'log2Gamma']) as NestedCvOptions;

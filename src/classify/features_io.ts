@@ -41,8 +41,7 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
   const files = featureFiles(prefix);
   const read = async (file: string, shared = false): Promise<Uint8Array> => {
     try {
-      if (shared) return await readShared(file);
-      return await fsp.readFile(file);
+      return await readWhole(file, shared);
     } catch (e) {
       throw new FeaturesError(`Features file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, {
         code: 'FEATURES_MISSING',
@@ -63,7 +62,8 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
   if (meta === null || typeof meta !== 'object') {
     throw new FeaturesError(`${files.json} does not hold a features description object.`, { code: 'FEATURES_BAD_JSON', suggestion: REEXTRACT });
   }
-  const arr = decodeNpy(npyBytes, files.npy, { copy: !options.shared });
+  // The bytes are this function's own buffer: the matrix stays a view of it (no second copy).
+  const arr = decodeNpy(npyBytes, files.npy, { copy: false });
   if (arr.shape.length !== 2) {
     throw new FeaturesError(`${files.npy} has shape (${arr.shape.join(', ')}); features must be 2-D [N, D].`, {
       code: 'FEATURES_BAD_SHAPE',
@@ -139,11 +139,15 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
 }
 
 /** The whole file in a SharedArrayBuffer (read in 64 MiB pieces). */
-async function readShared(file: string): Promise<Uint8Array> {
+/**
+ * A whole file in a buffer of its own: a SharedArrayBuffer (worker threads read it in place) or a
+ * plain ArrayBuffer (what native code such as ONNX Runtime's tensors accepts).
+ */
+async function readWhole(file: string, shared: boolean): Promise<Uint8Array> {
   const fh = await fsp.open(file, 'r');
   try {
     const { size } = await fh.stat();
-    const out = new Uint8Array(new SharedArrayBuffer(size));
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
     for (let at = 0; at < size; ) {
       const { bytesRead } = await fh.read(out, at, Math.min(64 * 1024 * 1024, size - at), at);
       if (bytesRead === 0) break;

@@ -37,8 +37,9 @@ import type { BackboneInfo } from '../formats/features.js';
 import { LINEAR_MODEL_FORMAT, LINEAR_MODEL_FORMAT_VERSION, validateLinearModelJson, type LinearModelJson, type LinearModelKind } from '../formats/linear_model.js';
 import { SvmModelError } from '../formats/svm_model.js';
 import { fitMultinomialPath, sumPieces, type MultinomialProblem } from './linear_fit.js';
+import { gemmEvaluator } from './linear_gemm.js';
 import { LinearPool, sharedMatrix } from './linear_pool.js';
-import { resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
+import { linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import type { DcdSolution, MultinomialPieces, ScaledRows } from './linear_solvers.js';
 import { prepareProblem, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { applyScaler, fitScaler, type ScalerState } from './scaler.js';
@@ -81,7 +82,19 @@ export interface LinearProblem {
   classWeights: Float64Array | null;
 }
 
-/** Fits LinearSVC over a path of C on `pool`: one task per one-vs-rest problem. */
+/**
+ * Fits LinearSVC over a path of C, in the dual or the primal as `o.dual` says for these rows
+ * (`linearSvcUsesDual`); the primal falls back to the dual where ONNX Runtime cannot load.
+ */
+export async function fitLinearSvc(p: LinearProblem, o: ResolvedLinearSvcOptions, Cs: number[], pool: LinearPool, threads: number): Promise<{ dual: boolean; solutions: LinearSolution[] }> {
+  if (!linearSvcUsesDual(o, p.rows.length, p.S.d)) {
+    const solutions = await fitLinearSvcPrimalPath(p, o, Cs, threads);
+    if (solutions) return { dual: false, solutions };
+  }
+  return { dual: true, solutions: await fitLinearSvcPath(p, o, Cs, pool) };
+}
+
+/** Fits LinearSVC's dual over a path of C on `pool`: one task per one-vs-rest problem. */
 export async function fitLinearSvcPath(p: LinearProblem, o: ResolvedLinearSvcOptions, Cs: number[], pool: LinearPool): Promise<LinearSolution[]> {
   const problems = p.k === 2 ? [1] : Array.from({ length: p.k }, (_, c) => c);
   const results = await Promise.all(
@@ -115,16 +128,31 @@ export async function fitLinearSvcPath(p: LinearProblem, o: ResolvedLinearSvcOpt
   }));
 }
 
+/** null where ONNX Runtime cannot load (the caller falls back to JavaScript); other errors propagate. */
+function onnxMissing(e: Error): null {
+  if ((e as { code?: string }).code === 'ONNX_RUNTIME_UNAVAILABLE') return null;
+  throw e;
+}
+
 /**
- * Fits LogisticRegression over a path of C. `split`: the gradient's rows are cut into one slice per
- * worker of `pool` (a full fit); otherwise the whole path runs as one task (a cross-validation fold,
- * while other folds use the other threads).
+ * Fits LogisticRegression over a path of C. On data of at least MATRIX_PRODUCT_MIN_VALUES values the gradient's two products over the rows run on ONNX
+ * Runtime's SGEMM with `threads` threads (linear_gemm.ts); where ONNX Runtime cannot load, the
+ * JavaScript loss runs instead: `split`: on slices of rows, one per worker of `pool` (a full
+ * fit), summed in slice order; otherwise the whole path as one task (a cross-validation fold, while
+ * other folds use the other threads).
  */
-export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptions, Cs: number[], pool: LinearPool, split: boolean): Promise<LinearSolution[]> {
+export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptions, Cs: number[], pool: LinearPool, split: boolean, threads = pool.size): Promise<LinearSolution[]> {
   const prob: MultinomialProblem = { S: p.S, rows: p.rows, codes: new Int32Array(0), classWeights: p.classWeights, k: p.k, fitIntercept: o.fitIntercept, tol: o.tol, maxIter: o.maxIter };
   prob.codes = Int32Array.from(p.rows, (i) => p.codes[i]);
   let sols;
-  if (split) {
+  const gemm = matrixProductsPay(p.rows.length, p.S.d) ? await gemmEvaluator(p.S, p.rows, prob.codes, p.k, { kind: 'softmax', classWeights: p.classWeights }, threads).catch(onnxMissing) : null;
+  if (gemm) {
+    try {
+      sols = await fitMultinomialPath(prob, Cs, gemm.evaluate);
+    } finally {
+      await gemm.release();
+    }
+  } else if (split) {
     const parts = Math.max(1, Math.min(pool.size, Math.ceil(p.rows.length / 256)));
     const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * p.rows.length) / parts));
     sols = await fitMultinomialPath(prob, Cs, async (V, Vm, b) => {
@@ -142,6 +170,50 @@ export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptio
   return sols.map((s) => ({
     C: s.C,
     coef: Array.from({ length: p.k }, (_, c) => s.W.slice(c * d, (c + 1) * d)),
+    intercept: s.b,
+    iterations: s.iterations,
+    converged: s.converged,
+  }));
+}
+
+/**
+ * Fits LinearSVC's primal problem (dual: false) over a path of C: every one-vs-rest problem at
+ * once, min sum_j [ |w_j|^2 / 2 + C sum_i c_ij max(0, 1 - y_ij w_j.x_i)^2 ], the intercept the
+ * regularized weight of a constant feature (as the dual and LIBLINEAR -s 2), by L-BFGS with the
+ * gradient's products on ONNX Runtime's SGEMM. Null when ONNX Runtime cannot load.
+ */
+export async function fitLinearSvcPrimalPath(p: LinearProblem, o: ResolvedLinearSvcOptions, Cs: number[], threads: number): Promise<LinearSolution[] | null> {
+  const problems = p.k === 2 ? [1] : Array.from({ length: p.k }, (_, c) => c);
+  const m = problems.length;
+  const cw = p.classWeights;
+  const positive = Int32Array.from(problems);
+  const weightPos = Float64Array.from(problems, (c) => (cw ? cw[c] : 1));
+  const weightNeg = Float64Array.from(problems, () => (cw && p.k === 2 ? cw[0] : 1));
+  const codes = Int32Array.from(p.rows, (i) => p.codes[i]);
+  const gemm = await gemmEvaluator(p.S, p.rows, codes, m, { kind: 'squared-hinge', positive, weightPos, weightNeg }, threads).catch(onnxMissing);
+  if (!gemm) return null;
+  const prob: MultinomialProblem = {
+    S: p.S,
+    rows: p.rows,
+    codes,
+    classWeights: null,
+    k: m,
+    fitIntercept: o.fitIntercept,
+    interceptScaling: o.interceptScaling,
+    penalizeIntercept: true,
+    tol: o.tol,
+    maxIter: o.maxIter,
+  };
+  let sols;
+  try {
+    sols = await fitMultinomialPath(prob, Cs, gemm.evaluate);
+  } finally {
+    await gemm.release();
+  }
+  const d = p.S.d;
+  return sols.map((s) => ({
+    C: s.C,
+    coef: Array.from({ length: m }, (_, c) => s.W.slice(c * d, (c + 1) * d)),
     intercept: s.b,
     iterations: s.iterations,
     converged: s.converged,
@@ -217,6 +289,8 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
   protected abstract resolve(): R;
   protected abstract solve(p: LinearProblem, opts: R, pool: LinearPool): Promise<LinearSolution>;
   protected abstract get trainer(): string;
+  /** Whether the fit runs on the worker pool's threads (which read the rows from shared memory). */
+  protected abstract usesWorkerRows(opts: R, n: number, d: number): boolean;
 
   /**
    * Learns from X (n x d) and labels y. X is read in place; with more than one worker it must sit
@@ -228,7 +302,8 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
     const { M, classes, codes, counts } = prepareProblem(X, y);
     const { rows: n, cols: d } = M;
     const workers = opts.workers ?? defaultWorkers();
-    const data = workers > 1 ? sharedMatrix(M.data) : M.data;
+    // Only the dual's worker threads read the rows from shared memory (ONNX Runtime cannot).
+    const data = workers > 1 && this.usesWorkerRows(opts, n, d) ? sharedMatrix(M.data) : M.data;
     const scaler = fitScaler(opts.scaler, data, n, d);
     const weights = resolveClassWeights(opts.classWeight, classes, counts);
     const pool = new LinearPool(workers);
@@ -382,11 +457,20 @@ export class LinearSVC extends LinearModel<LinearSvcOptions, ResolvedLinearSvcOp
     return resolveLinearSvcOptions(this.options);
   }
   protected get trainer(): string {
-    return 'ftk LinearSVC: dual coordinate descent (LIBLINEAR algorithm), one-vs-rest';
+    return this.dual_ === false
+      ? 'ftk LinearSVC: primal L-BFGS (products on ONNX Runtime), one-vs-rest'
+      : 'ftk LinearSVC: dual coordinate descent (LIBLINEAR algorithm), one-vs-rest';
+  }
+  protected usesWorkerRows(opts: ResolvedLinearSvcOptions, n: number, d: number): boolean {
+    return linearSvcUsesDual(opts, n, d);
   }
   protected async solve(p: LinearProblem, opts: ResolvedLinearSvcOptions, pool: LinearPool): Promise<LinearSolution> {
-    return (await fitLinearSvcPath(p, opts, [opts.C], pool))[0];
+    const sol = await fitLinearSvc(p, opts, [opts.C], pool, pool.size);
+    this.dual_ = sol.dual;
+    return sol.solutions[0];
   }
+  /** Whether the last fit solved the dual (coordinate descent) or the primal (L-BFGS); see `dual`. */
+  dual_?: boolean;
 }
 
 /** Multinomial logistic regression, L2 penalty, L-BFGS (scikit-learn `LogisticRegression`). */
@@ -396,7 +480,10 @@ export class LogisticRegression extends LinearModel<LogisticOptions, ResolvedLog
     return resolveLogisticOptions(this.options);
   }
   protected get trainer(): string {
-    return 'ftk LogisticRegression: multinomial, L-BFGS';
+    return 'ftk LogisticRegression: multinomial, L-BFGS (products on ONNX Runtime)';
+  }
+  protected usesWorkerRows(_opts: ResolvedLogisticOptions, n: number, d: number): boolean {
+    return !matrixProductsPay(n, d);
   }
   protected async solve(p: LinearProblem, opts: ResolvedLogisticOptions, pool: LinearPool): Promise<LinearSolution> {
     return (await fitLogisticPath(p, opts, [opts.C], pool, true))[0];

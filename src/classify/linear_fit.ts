@@ -12,6 +12,13 @@ export interface MultinomialProblem {
   classWeights: Float64Array | null;
   k: number;
   fitIntercept: boolean;
+  /**
+   * The intercept is the weight of a constant feature of this value (LIBLINEAR's -B). Default 1
+   * (the intercept itself).
+   */
+  interceptScaling?: number;
+  /** Penalize the intercept's weight like the others (LIBLINEAR, LinearSVC). Default false (LogisticRegression). */
+  penalizeIntercept?: boolean;
   tol: number;
   maxIter: number;
 }
@@ -51,7 +58,11 @@ export function inlineEvaluator(p: MultinomialProblem): PiecesEvaluator {
   };
 }
 
-/** Fits the multinomial model for every C of `Cs`, warm-starting each from the previous solution. */
+/**
+ * Minimizes mean row loss + |W|^2 / (2 C n) (the row loss is the evaluator's: multinomial log-loss,
+ * or the one-vs-rest squared hinge of linear_gemm.ts) by L-BFGS for every C of `Cs`, warm-starting
+ * each from the previous solution.
+ */
 export async function fitMultinomialPath(p: MultinomialProblem, Cs: readonly number[], evaluate: PiecesEvaluator): Promise<MultinomialSolution[]> {
   const { k } = p;
   const { d, mean, invScale } = p.S;
@@ -61,6 +72,9 @@ export async function fitMultinomialPath(p: MultinomialProblem, Cs: readonly num
   const V = new Float64Array(kd);
   const Vm = new Float64Array(k);
   const out: MultinomialSolution[] = [];
+  const B = p.interceptScaling ?? 1;
+  const penalizeB = p.penalizeIntercept ?? false;
+  const b = new Float64Array(k);
   for (const C of Cs) {
     const l2 = 1 / (C * n);
     const fg = async (w: Float64Array, g: Float64Array): Promise<number> => {
@@ -73,7 +87,7 @@ export async function fitMultinomialPath(p: MultinomialProblem, Cs: readonly num
         }
         Vm[c] = vm;
       }
-      const b = p.fitIntercept ? w.subarray(kd) : new Float64Array(k);
+      for (let c = 0; c < k; c++) b[c] = p.fitIntercept ? B * w[kd + c] : 0;
       const pieces = await evaluate(V, Vm, b);
       let reg = 0;
       for (let c = 0; c < k; c++) {
@@ -83,13 +97,14 @@ export async function fitMultinomialPath(p: MultinomialProblem, Cs: readonly num
           g[i] = (invScale ? invScale[j] * h : h) / n + l2 * w[i];
           reg += w[i] * w[i];
         }
-        g[kd + c] = p.fitIntercept ? pieces.gb[c] / n : 0;
+        g[kd + c] = p.fitIntercept ? (B * pieces.gb[c]) / n + (penalizeB ? l2 * w[kd + c] : 0) : 0;
+        if (penalizeB) reg += w[kd + c] * w[kd + c];
       }
       return pieces.loss / n + 0.5 * l2 * reg;
     };
     const r = await lbfgs(fg, x, { maxIter: p.maxIter, gtol: p.tol });
     x = r.x;
-    out.push({ C, W: x.slice(0, kd), b: p.fitIntercept ? x.slice(kd) : new Float64Array(k), iterations: r.iterations, converged: r.converged });
+    out.push({ C, W: x.slice(0, kd), b: p.fitIntercept ? x.slice(kd).map((v) => B * v) : new Float64Array(k), iterations: r.iterations, converged: r.converged });
   }
   return out;
 }

@@ -42,6 +42,15 @@ export interface LinearSvcOptions extends LinearOptions {
   loss?: LinearSvcLoss;
   /** The intercept is learned as the weight of a constant feature of this value (LIBLINEAR's -B, regularized like the others). Default 1. */
   interceptScaling?: number;
+  /**
+   * Solve the dual (coordinate descent, one row per update: LIBLINEAR -s 1 / -s 3) or the primal
+   * (L-BFGS over all one-vs-rest problems at once, each step two matrix products over the rows on
+   * ONNX Runtime's SGEMM: the faster one when there are many more rows than features). 'auto' =
+   * scikit-learn's rule (1.3+: the primal when n_samples >= n_features and the loss allows it,
+   * i.e. the squared hinge) on data of at least MATRIX_PRODUCT_MIN_VALUES values (n x d), else
+   * the dual. Both reach the same optimum. Default 'auto'.
+   */
+  dual?: boolean | 'auto';
 }
 
 /** Options of `LogisticRegression` (multinomial, L2 penalty). */
@@ -68,6 +77,7 @@ export const LINEAR_SVC_DEFAULTS: Readonly<ResolvedLinearSvcOptions> = Object.fr
   maxIter: 1000,
   loss: 'squared_hinge',
   interceptScaling: 1,
+  dual: 'auto',
 });
 
 export const LOGISTIC_DEFAULTS: Readonly<ResolvedLogisticOptions> = Object.freeze({
@@ -94,6 +104,7 @@ export const LINEAR_SVC_CONSTRAINTS: Readonly<Record<keyof LinearSvcOptions, Con
   ...LINEAR_CONSTRAINTS,
   loss: { allowed: `one of ${LINEAR_SVC_LOSSES.map((k) => `'${k}'`).join(', ')}`, ok: (v) => LINEAR_SVC_LOSSES.includes(v as LinearSvcLoss) },
   interceptScaling: { allowed: 'a positive number', ok: positive },
+  dual: { allowed: "true, false or 'auto'", ok: (v) => v === 'auto' || bool(v) },
 };
 
 function fill<T extends object>(defaults: T, options: object): T {
@@ -105,6 +116,32 @@ function fill<T extends object>(defaults: T, options: object): T {
 export function resolveLinearSvcOptions(options: LinearSvcOptions = {}): ResolvedLinearSvcOptions {
   checkOptions('LinearSVC', options, LINEAR_SVC_CONSTRAINTS);
   return fill(LINEAR_SVC_DEFAULTS, options);
+}
+
+/**
+ * Rows x features from which the solvers' products over all rows run on ONNX Runtime's SGEMM
+ * (float32, all cores) rather than in float64 JavaScript: below it the products take milliseconds
+ * either way and the float64 path is exact to any tolerance.
+ */
+export const MATRIX_PRODUCT_MIN_VALUES = 1 << 20;
+
+export function matrixProductsPay(n: number, d: number): boolean {
+  return n * d >= MATRIX_PRODUCT_MIN_VALUES;
+}
+
+/**
+ * Whether LinearSVC solves the dual for n rows of d features (see `dual`). The primal needs the
+ * squared hinge (the hinge is not differentiable); asking for it with the hinge is refused.
+ */
+export function linearSvcUsesDual(o: Pick<ResolvedLinearSvcOptions, 'dual' | 'loss'>, n: number, d: number): boolean {
+  if (o.dual === 'auto') return o.loss === 'hinge' || n < d || !matrixProductsPay(n, d);
+  if (!o.dual && o.loss === 'hinge') {
+    throw new OptionsError("LinearSVC solves the hinge loss only in the dual (dual: false needs loss 'squared_hinge').", {
+      code: 'OPTIONS_CONFLICT',
+      suggestion: "Use loss 'squared_hinge', or dual true / 'auto'.",
+    });
+  }
+  return o.dual;
 }
 
 export function resolveLogisticOptions(options: LogisticOptions = {}): ResolvedLogisticOptions {

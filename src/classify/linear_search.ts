@@ -10,14 +10,14 @@ import { foldSplit, repeatedStratifiedKFold, stratifiedKFold } from '../data/spl
 import {
   codesFromDecisions,
   defaultWorkers,
-  fitLinearSvcPath,
+  fitLinearSvc,
   fitLogisticPath,
   linearDecisions,
   scaledRows,
   type LinearSolution,
 } from './linear.js';
 import { LinearPool, sharedMatrix } from './linear_pool.js';
-import { resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
+import { linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import { encodeClasses, toLabels, toMatrix, type MatrixLike } from './matrix.js';
 import { confusionMatrix, foldSummary, mean, std } from './metrics.js';
 import { CV_CONSTRAINTS, GRID_LOG2C_DEFAULT, checkOptions, resolveCvOptions, type CvOptions } from './options.js';
@@ -84,11 +84,14 @@ async function evaluatePath(
   const splits = assignments.flatMap((folds) => Array.from({ length: cv.folds }, (_, f) => foldSplit(folds, f)));
   const { rows: n, cols: d } = M;
   const workers = Math.max(1, cv.workers);
-  const data = workers > 1 ? sharedMatrix(M.data) : M.data;
+  // Only the dual's worker threads read the rows from shared memory (ONNX Runtime cannot).
+  const poolFolds = splits.some((sp) => (kind === 'logistic' ? !matrixProductsPay(sp.train.length, d) : linearSvcUsesDual(opts as ResolvedLinearSvcOptions, sp.train.length, d)));
+  const data = workers > 1 && poolFolds ? sharedMatrix(M.data) : M.data;
   const pool = new LinearPool(workers);
   const predictions: Int32Array[][] = [];
   let converged = true;
   let done = 0;
+  let gemmTurn: Promise<unknown> = Promise.resolve();
   try {
     await Promise.all(
       splits.map(async (split, s) => {
@@ -97,10 +100,22 @@ async function evaluatePath(
         for (const i of split.train) trainCounts[codes[i]]++;
         const weights = resolveClassWeights(opts.classWeight, classes, trainCounts);
         const problem = { S: scaledRows(data, d, scaler), rows: split.train, codes, k: classes.length, classWeights: weights };
-        const sols: LinearSolution[] =
+        // Fits on ONNX Runtime's products use every thread: one fold at a time. The others run
+        // on the pool (the dual: one task per (fold, class); small logistic fits: one per fold).
+        const onGemm = kind === 'logistic' ? matrixProductsPay(split.train.length, d) : !linearSvcUsesDual(opts as ResolvedLinearSvcOptions, split.train.length, d);
+        const fitFold = (): Promise<LinearSolution[]> =>
           kind === 'logistic'
-            ? await fitLogisticPath(problem, opts as ResolvedLogisticOptions, Cs, pool, false)
-            : await fitLinearSvcPath(problem, opts as ResolvedLinearSvcOptions, Cs, pool);
+            ? fitLogisticPath(problem, opts as ResolvedLogisticOptions, Cs, pool, false, workers)
+            : fitLinearSvc(problem, opts as ResolvedLinearSvcOptions, Cs, pool, workers).then((r) => r.solutions);
+        let sols: LinearSolution[];
+        if (onGemm) {
+          const turn = gemmTurn.then(fitFold);
+          gemmTurn = turn.then(
+            () => undefined,
+            () => undefined,
+          );
+          sols = await turn;
+        } else sols = await fitFold();
         predictions[s] = sols.map((sol) => {
           if (!sol.converged) converged = false;
           return codesFromDecisions(linearDecisions(data, split.test, split.test.length, d, scaler, sol.coef, sol.intercept), sol.coef.length);

@@ -30,7 +30,7 @@ export const FINETUNE_DEFAULTS = Object.freeze({
   runtime: 'auto' as const,
   prefixCache: true,
   memoryBudgetMB: 512,
-  workers: 1 as number | 'auto',
+  workers: 'auto' as number | 'auto',
 });
 
 /** Default `--freeze` per architecture: the last two blocks (and the head) train in phase 2. */

@@ -74,6 +74,7 @@ function svmOptionsFrom(raw: Record<string, any>) {
     solver: raw.solver,
     maxIter: raw.maxIter,
     loss: raw.loss,
+    dual: raw.dual,
   };
 }
 
@@ -250,6 +251,16 @@ function addSvmFlags(cmd: Command, withFolds: 'cv' | 'fit'): Command {
     )
     .option('--max-iter <n>', `linear solvers: most epochs (liblinear, default ${LINEAR_SVC_DEFAULTS.maxIter}) or L-BFGS iterations (logistic, default ${LOGISTIC_DEFAULTS.maxIter})`, parseIntFlag('--max-iter', 1))
     .option('--loss <loss>', `liblinear: squared_hinge or hinge (default ${LINEAR_SVC_DEFAULTS.loss})`, parseChoice('--loss', ['squared_hinge', 'hinge'] as const))
+    .option(
+      '--dual <mode>',
+      `liblinear: solve the dual (coordinate descent) or the primal (L-BFGS on ONNX Runtime's matrix products): true, false, or auto = the primal when samples >= features (scikit-learn's rule) (default ${String(LINEAR_SVC_DEFAULTS.dual)})`,
+      (v: string) => {
+        if (v === 'auto') return 'auto' as const;
+        if (v === 'true') return true;
+        if (v === 'false') return false;
+        throw new InvalidArgumentError('expected true, false or auto');
+      },
+    )
     .option('--json', 'print one JSON result on stdout');
   return cmd;
 }
