@@ -19,14 +19,14 @@ test('candidateSpace: quick is one per path; standard searches size x crop x TTA
 
   const std = candidateSpace({ level: 'standard', backbones: [mobilenet], nonSquare: 0.1 });
   assert.equal(largerSize(224), 288);
-  assert.equal(std.features.length, 8);
+  assert.equal(std.features.length, 16, '2 sizes x 2 crops x 2 TTA x 2 feature scalings');
   assert.deepEqual([...new Set(std.features.map((c) => c.inputSize))], [224, 288]);
   assert.equal(std.features[0].crop, 'squash', 'square images: squash first');
-  assert.equal(new Set(std.features.map((c) => c.id)).size, 8, 'ids are unique');
+  assert.equal(new Set(std.features.map((c) => c.id)).size, 16, 'ids are unique');
   assert.deepEqual(std.finetune.map((c) => c.freeze), [11, 9]);
 
   const fixed = candidateSpace({ level: 'standard', backbones: [mobilenet], fixed: { inputSize: 160, crop: 'center', tta: 'none', freeze: 5 } });
-  assert.equal(fixed.features.length, 1);
+  assert.deepEqual(fixed.features.map((c) => c.scaler), ['standardize', 'sqrt-standardize'], 'the feature scaling is still tried');
   assert.deepEqual([fixed.features[0].inputSize, fixed.features[0].crop, fixed.features[0].tta], [160, 'center', 'none']);
   assert.deepEqual(fixed.finetune.map((c) => [c.freeze, c.inputSize]), [[5, 160]]);
 
@@ -74,7 +74,7 @@ test('selectFeatures: inside the training rows, the informative configuration be
       noise[i * d + j] = rng.normal();
     }
   }
-  const mk = (id: string, crop: 'squash' | 'center'): FeatureCandidate => ({ kind: 'features', id, label: id, backbone: 0, inputSize: 32, crop, tta: 'none', classifier: 'rbf' });
+  const mk = (id: string, crop: 'squash' | 'center'): FeatureCandidate => ({ kind: 'features', id, label: id, backbone: 0, inputSize: 32, crop, tta: 'none', classifier: 'rbf', scaler: 'standardize' });
   const cands = [mk('noise', 'squash'), mk('good', 'center')];
   const features = new Map([
     ['noise', { X: noise, d }],

@@ -122,8 +122,9 @@ test('linear SVM, l2 scaler, centre crop, no probabilities (one-vs-one vote): sa
   assert.equal(maxDiff, 0);
 });
 
-test('three classes: RBF SVM with pairwise coupling, probabilities within 1e-4', async () => {
-  const model = await svmModel(train3, path.join(tmp, 'three.json'), { kernel: 'rbf', C: 3, probability: true });
+test('three classes: RBF SVM with pairwise coupling on power-normalized features (sqrt-standardize), probabilities within 1e-4', async () => {
+  const model = await svmModel(train3, path.join(tmp, 'three.json'), { kernel: 'rbf', C: 3, probability: true, scaler: 'sqrt-standardize' });
+  assert.equal(JSON.parse(await fsp.readFile(model, 'utf8')).scaler.kind, 'sqrt-standardize');
   const { maxDiff } = await compare(model, 'three');
   assert.ok(maxDiff <= 1e-4, `max |p_onnx - p_ftk| = ${maxDiff}`);
 });

@@ -107,8 +107,9 @@ ftk's \`LogisticRegression\` (multinomial, L-BFGS) and \`LinearSVC\` (one-vs-res
 primal by L-BFGS on these sets) against scikit-learn ${first?.sklearn.sklearn ?? '?'} (numpy ${first?.sklearn.numpy ?? '?'}) on the same features, the same C and the
 same scaler (standardize, fitted on the training rows, counted in both fit times), both libraries'
 defaults otherwise (tol 1e-4, max_iter 100 / 1000). 30,000 training images, accuracy on the
-Fashion-MNIST test images of the same classes. ftk: the two matrix products of every L-BFGS step
-on ONNX Runtime's SGEMM with ${first?.ftkWorkers ?? '?'} threads (all cores; src/classify/linear_gemm.ts);
+Fashion-MNIST test images of the same classes. ftk: every loss-and-gradient evaluation of L-BFGS is
+one ONNX graph on ONNX Runtime with ${first?.ftkWorkers ?? '?'} threads (all cores): the two products over the rows on
+MLAS' SGEMM, the row losses between them as element-wise operators (src/classify/linear_gemm.ts);
 scikit-learn: \`n_jobs\` unused by both estimators (LIBLINEAR is single-threaded, multinomial lbfgs
 ignores it), numpy's BLAS free to use both cores. LinearSVC's default in scikit-learn 1.2 is the
 dual solver (\`dual=True\`); its primal (\`dual=False\`, LIBLINEAR's trust-region Newton, what
@@ -117,9 +118,11 @@ Each pair ran interleaved (ftk then scikit-learn, the other way round on odd rep
 taken within each pair, the table gives medians (range over repeats) and the median 1-minute load
 average before the pair. "before": the median ratio of the same configuration measured on
 2026-12-02 before this change (JavaScript loops, LinearSVC's dual; \`bench/linear/results_before_gemm.jsonl\`,
-under load averages of 5-31).
+under load averages of 5-31; its small-convnet features came from an earlier pretraining of the same
+backbone). Iterations are not comparable across the LinearSVC solvers: L-BFGS steps (ftk),
+coordinate-descent epochs (LIBLINEAR's dual), Newton steps (its primal).
 
-| features | classes | model | pairs | ftk accuracy | sklearn accuracy | diff (points) | ftk fit | sklearn fit | ftk / sklearn | sklearn dual=False: fit, accuracy | ftk / it | before | load |
+| features | classes | model | pairs | ftk accuracy | sklearn accuracy | diff (points) | ftk fit | sklearn fit | ftk / sklearn | sklearn dual=False: fit, accuracy | ftk / sklearn dual=False | before | load |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 

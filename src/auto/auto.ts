@@ -205,6 +205,8 @@ export async function auto(source: string, options: AutoOptions): Promise<AutoRe
     level: o.candidates ?? 'standard',
     backbones,
     nonSquare: sizes?.nonSquare,
+    // Training folds of (k-1)/k of the images: above the exact kernel's rows the classifier is linear.
+    kernelSvm: Math.ceil((dataset.entries.length * (o.folds - 1)) / o.folds) <= FEATURE_LINEAR_ABOVE,
     fixed: { inputSize: o.inputSize, crop: o.crop, tta: o.tta, freeze: o.freeze, views: o.views, dropout: o.dropout },
   });
   say(`Candidates (${o.candidates ?? 'standard'}): ${space.features.length} for the feature path, ${space.finetune.length} for fine-tuning`);

@@ -6,7 +6,10 @@
  *                and the pooled features stay the same size;
  *   crop         'squash' (Keras' default resize) and 'center' (keeps proportions);
  *   TTA          'none' and 'flip' (the mean of the image's and its mirror's features);
- *   classifier   RBF SVM (C, gamma by grid); 'thorough' also a linear model.
+ *   classifier   RBF SVM (C, gamma by grid) on standardized features, and on power-normalized
+ *                ones (sign(x) sqrt(|x|), then standardized: pooled activations are dominated by
+ *                a few large values, and evening them out often helps a kernel); 'thorough'
+ *                also a linear model.
  * Fine-tuning path:
  *   how much to unfreeze (the architecture's default: the last two blocks; and the last four),
  *   crop, augmented views, dropout.
@@ -50,7 +53,12 @@ export interface FeatureCandidate {
   crop: Crop;
   tta: Tta;
   classifier: 'rbf' | 'linear';
+  /** The classifier's feature scaling (the SVM model stores and applies it). */
+  scaler: FeatureScaler;
 }
+
+/** Feature scalings the feature path tries (src/classify/scaler.ts). */
+export type FeatureScaler = 'standardize' | 'sqrt-standardize';
 
 export interface FinetuneCandidate {
   kind: 'finetune';
@@ -73,6 +81,11 @@ export interface SpaceInput {
   backbones: readonly BackboneChoice[];
   /** Share of images far from square (the doctor's `sizes.nonSquare`): above 0.5 'center' goes first. */
   nonSquare?: number;
+  /**
+   * False when the feature path's classifier will be linear anyway (training folds above the exact
+   * kernel's rows): no power-normalized candidates then. Default true.
+   */
+  kernelSvm?: boolean;
   /** Knobs the user fixed. */
   fixed?: { inputSize?: number; crop?: Crop; tta?: Tta; freeze?: FreezeSpec; views?: number; dropout?: number };
 }
@@ -84,7 +97,7 @@ export function largerSize(size: number): number {
 
 function featureLabel(b: BackboneChoice, c: Omit<FeatureCandidate, 'id' | 'label' | 'kind'>): string {
   const name = `${b.model}${b.alpha !== undefined ? ` ${b.alpha}` : ''}`;
-  return `${c.classifier === 'rbf' ? 'RBF SVM' : 'linear'} on ${name} features, ${c.inputSize} px ${c.crop}${c.tta === 'flip' ? ', flip TTA' : ''}`;
+  return `${c.classifier === 'rbf' ? 'RBF SVM' : 'linear'} on ${c.scaler === 'sqrt-standardize' ? 'power-normalized ' : ''}${name} features, ${c.inputSize} px ${c.crop}${c.tta === 'flip' ? ', flip TTA' : ''}`;
 }
 
 /** Blocks to keep frozen for "unfreeze the last four blocks" (two more than the default). */
@@ -117,14 +130,16 @@ export function candidateSpace(input: SpaceInput): CandidateSpace {
   input.backbones.forEach((b, bi) => {
     const base = fixed.inputSize ?? b.defaultSize;
     const sizes = fixed.inputSize ? [base] : level === 'quick' ? [base] : level === 'standard' ? [base, largerSize(base)] : [base, largerSize(base), largerSize(largerSize(base))];
-    const classifiers: ('rbf' | 'linear')[] = level === 'thorough' ? ['rbf', 'linear'] : ['rbf'];
+    // (classifier, scaler): the linear model folds its scaling into its solver, so it standardizes.
+    const classifiers: ['rbf' | 'linear', FeatureScaler][] =
+      level === 'quick' || input.kernelSvm === false ? [['rbf', 'standardize']] : [['rbf', 'standardize'], ['rbf', 'sqrt-standardize'], ...(level === 'thorough' ? [['linear', 'standardize'] as ['linear', FeatureScaler]] : [])];
     for (const inputSize of [...new Set(sizes.filter((s) => s >= b.minSize))]) {
       for (const crop of crops) {
         for (const tta of ttas) {
-          for (const classifier of classifiers) {
-            const c = { backbone: bi, inputSize, crop, tta, classifier };
+          for (const [classifier, scaler] of classifiers) {
+            const c = { backbone: bi, inputSize, crop, tta, classifier, scaler };
             const tag = `${b.model}${b.alpha !== undefined ? `-${b.alpha}` : ''}`;
-            features.push({ kind: 'features', id: `svm:${tag}@${inputSize}/${crop}/${tta}/${classifier}`, label: featureLabel(b, c), ...c });
+            features.push({ kind: 'features', id: `svm:${tag}@${inputSize}/${crop}/${tta}/${classifier}${scaler === 'sqrt-standardize' ? '-sqrt' : ''}`, label: featureLabel(b, c), ...c });
           }
         }
       }

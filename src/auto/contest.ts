@@ -88,7 +88,7 @@ export async function runContest(input: ContestInput): Promise<ContestResult> {
     if (!r) reports.set(id, (r = { id, path: pathName, label, config, innerScores: new Array(input.k).fill(null), picked: 0, outerAccuracies: new Array(input.k).fill(null), ms: 0 }));
     return r;
   };
-  for (const c of input.features.candidates) report(c.id, 'svm', c.label, { inputSize: c.inputSize, crop: c.crop, tta: c.tta, classifier: c.classifier, backbone: c.backbone });
+  for (const c of input.features.candidates) report(c.id, 'svm', c.label, { inputSize: c.inputSize, crop: c.crop, tta: c.tta, classifier: c.classifier, scaler: c.scaler, backbone: c.backbone });
   for (const c of input.finetune?.candidates ?? []) report(c.id, 'finetune', c.label, { inputSize: c.inputSize, crop: c.crop, freeze: String(c.freeze), views: c.views, dropout: c.dropout });
   const cuts: string[] = [];
   const picks: ContestResult['picks'] = [];

@@ -77,7 +77,7 @@ async function search(
     const grid = await linearGridSearch('logistic', X, y, {}, { folds: o.innerFolds, seed: o.seed, log2C: full ? FEATURE_LINEAR_LOG2C : FEATURE_LINEAR_LOG2C.filter((_, i) => i % 2 === 0) });
     return { grid, solver: 'logistic' };
   }
-  const grid = await gridSearch(X, y, { kernel: 'rbf' }, full ? { folds: o.innerFolds, seed: o.seed } : { folds: o.innerFolds, seed: o.seed, log2C: COARSE_LOG2C, log2Gamma: coarseGamma(F.d) });
+  const grid = await gridSearch(X, y, { kernel: 'rbf', scaler: candidate.scaler }, full ? { folds: o.innerFolds, seed: o.seed } : { folds: o.innerFolds, seed: o.seed, log2C: COARSE_LOG2C, log2Gamma: coarseGamma(F.d) });
   return { grid, solver: 'libsvm' };
 }
 
@@ -112,7 +112,7 @@ export function pairId(a: FeatureCandidate, b: FeatureCandidate): string {
 export async function fitFeatureMember(m: FeatureMember, F: CandidateFeatures, train: ArrayLike<number>, y: readonly number[], probability: boolean): Promise<SvmClassifier | LogisticRegression> {
   const X = takeRows(F.X, F.d, train);
   if (m.solver === 'logistic') return new LogisticRegression({ C: m.C }).fit(X, y);
-  return new SvmClassifier({ kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', probability }).fit(X, y);
+  return new SvmClassifier({ kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', scaler: m.candidate.scaler, probability }).fit(X, y);
 }
 
 /** Class probabilities of a fitted member (one-hot when it has none). */

@@ -50,7 +50,7 @@ export async function refitFeaturePath(
     const clf = await fitFeatureMember(m, F, rows, labels, o.calibrate);
     if (clf instanceof SvmClassifier) {
       const X = takeRows(F.X, F.d, rows);
-      const t = await fitSvmTrust(X, labels, { kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale' }, { calibrate: o.calibrate, seed: o.seed, onWarning: o.onWarning });
+      const t = await fitSvmTrust(X, labels, { kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', scaler: m.candidate.scaler }, { calibrate: o.calibrate, seed: o.seed, onWarning: o.onWarning });
       clf.calibration = t.calibration;
       clf.unknown = t.unknown;
       if (i === 0) {
@@ -70,7 +70,7 @@ export async function refitFeaturePath(
     members.push({
       path: 'svm',
       classifier: file,
-      config: { candidate: m.candidate.id, inputSize: m.candidate.inputSize, crop: m.candidate.crop, tta: m.candidate.tta, classifier: m.solver === 'logistic' ? 'logistic' : 'rbf', log2C: m.log2C, log2Gamma: m.log2Gamma },
+      config: { candidate: m.candidate.id, inputSize: m.candidate.inputSize, crop: m.candidate.crop, tta: m.candidate.tta, classifier: m.solver === 'logistic' ? 'logistic' : 'rbf', scaler: m.solver === 'logistic' ? 'standardize' : m.candidate.scaler, log2C: m.log2C, log2Gamma: m.log2Gamma },
     });
   }
   return { members, selection, trust };

@@ -394,7 +394,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
       classes: [...this.classes_!],
       ...(this.classNames ? { classNames: [...this.classNames] } : {}),
       nFeatures: this.nFeaturesIn_!,
-      scaler: s.kind === 'standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
+      scaler: s.kind === 'standardize' || s.kind === 'sqrt-standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
       coef: this.coef_!.map((w) => Array.from(w)),
       intercept: Array.from(this.intercept_!),
       classWeight: this.classWeight_ ? Array.from(this.classWeight_) : null,
@@ -415,8 +415,8 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
     this.coef_ = m.coef.map((r) => Float64Array.from(r));
     this.intercept_ = Float64Array.from(m.intercept);
     this.scaler_ =
-      m.scaler.kind === 'standardize'
-        ? { kind: 'standardize', mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
+      m.scaler.kind === 'standardize' || m.scaler.kind === 'sqrt-standardize'
+        ? { kind: m.scaler.kind, mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
         : { kind: m.scaler.kind };
     this.classWeight_ = m.classWeight ? Float64Array.from(m.classWeight) : null;
     this.params_ = { ...(m.params as object), C: m.C, scaler: m.scaler.kind } as R;

@@ -62,6 +62,8 @@ export const LINEAR_SVC_LOSSES: readonly LinearSvcLoss[] = ['squared_hinge', 'hi
 export type ResolvedLinearSvcOptions = Required<Omit<LinearSvcOptions, 'workers'>> & { workers: number | null };
 export type ResolvedLogisticOptions = Required<Omit<LogisticOptions, 'workers'>> & { workers: number | null };
 
+const LINEAR_SCALERS: readonly ScalerKind[] = SCALER_KINDS.filter((k) => k !== 'sqrt-standardize');
+
 const SHARED_DEFAULTS = {
   C: 1,
   classWeight: null,
@@ -92,7 +94,8 @@ export const LINEAR_CONSTRAINTS: Readonly<Record<keyof LinearOptions, Constraint
     allowed: "'balanced', null, or an object mapping class labels to positive weights",
     ok: (v) => v === null || v === 'balanced' || (typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((w) => positive(w))),
   },
-  scaler: { allowed: `one of ${SCALER_KINDS.map((k) => `'${k}'`).join(', ')}`, ok: (v) => SCALER_KINDS.includes(v as ScalerKind) },
+  // 'sqrt-standardize' is for kernel SVMs: the linear solvers fold their scaling into the arithmetic.
+  scaler: { allowed: `one of ${LINEAR_SCALERS.map((k) => `'${k}'`).join(', ')}`, ok: (v) => LINEAR_SCALERS.includes(v as ScalerKind) },
   fitIntercept: { allowed: 'true or false', ok: bool },
   tol: { allowed: 'a positive number', ok: positive },
   maxIter: { allowed: 'an integer >= 1', ok: integer(1) },

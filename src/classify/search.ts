@@ -39,7 +39,7 @@ import {
   type ResolvedSvmOptions,
   type SvmOptions,
 } from './options.js';
-import { applyScaler, fitScaler } from './scaler.js';
+import { applyScaler, fitScaler, scalerLearns } from './scaler.js';
 import { resolveGamma } from './svm.js';
 import { resolveClassWeights } from './trainer.js';
 import { deserializeError, runFoldTask, type FoldTask, type FoldTaskResult, type SerializedError } from './fold_task.js';
@@ -163,8 +163,8 @@ class SplitPreparer {
     let gram: SharedArrayBuffer;
     let norms: SharedArrayBuffer;
     let Xs: Float32Array;
-    if (this.opts.scaler === 'standardize') {
-      const scaler = fitScaler('standardize', M.data, n, d, split.train);
+    if (scalerLearns(this.opts.scaler)) {
+      const scaler = fitScaler(this.opts.scaler, M.data, n, d, split.train);
       Xs = applyScaler(scaler, M.data, n, d);
       gram = toShared(this.engine.gram(Xs, n, d));
       norms = toShared(this.engine.selfDots(Xs, n, d));

@@ -276,7 +276,7 @@ export class SvmClassifier {
       classes: [...this.classes_!],
       ...(this.classNames ? { classNames: [...this.classNames] } : {}),
       nFeatures: d,
-      scaler: s.kind === 'standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
+      scaler: s.kind === 'standardize' || s.kind === 'sqrt-standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
       nSupport: Array.from(this.nSupport_!),
       supportVectors: encodeFloat32(this.supportVectors_!, [l, d]),
       supportIndices: Array.from(this.support_!),
@@ -316,8 +316,8 @@ export class SvmClassifier {
     clf.gamma_ = m.kernel === 'rbf' ? m.gamma! : undefined;
     clf.classWeight_ = m.classWeight ? Float64Array.from(m.classWeight) : null;
     clf.scaler_ =
-      m.scaler.kind === 'standardize'
-        ? { kind: 'standardize', mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
+      m.scaler.kind === 'standardize' || m.scaler.kind === 'sqrt-standardize'
+        ? { kind: m.scaler.kind, mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
         : { kind: m.scaler.kind };
     clf.params_ = { ...resolveLoose(p), kernel: m.kernel, C: m.C, scaler: m.scaler.kind };
     clf.nSamplesFit_ = m.training?.nSamples;

@@ -42,8 +42,10 @@ export function addSvmHead(g: ClassifierGraph, features: string, m: SvmModelJson
   if (m.scaler.kind !== 'none') {
     const x64 = g.cast(features, ElemType.DOUBLE, 'features_f64');
     let scaled: string;
-    if (m.scaler.kind === 'standardize') {
-      const centred = g.op('Sub', [x64, g.double('scaler_mean', [d], m.scaler.mean)], 'centred');
+    if (m.scaler.kind === 'standardize' || m.scaler.kind === 'sqrt-standardize') {
+      // sign(x) sqrt(|x|) first for 'sqrt-standardize' (power normalization).
+      const base = m.scaler.kind === 'sqrt-standardize' ? g.op('Mul', [g.op('Sign', [x64], 'signs'), g.op('Sqrt', [g.op('Abs', [x64], 'magnitudes')], 'roots')], 'signed_roots') : x64;
+      const centred = g.op('Sub', [base, g.double('scaler_mean', [d], m.scaler.mean)], 'centred');
       scaled = g.op('Div', [centred, g.double('scaler_scale', [d], m.scaler.scale)], 'standardized');
     } else {
       const sq = g.op('ReduceSum', [g.op('Mul', [x64, x64], 'squares'), g.int64('axis1', [1])], 'sum_squares', { keepdims: 1 });

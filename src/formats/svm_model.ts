@@ -22,7 +22,9 @@ export interface Float32Base64 {
 export type SvmScalerJson =
   | { kind: 'none' }
   | { kind: 'l2' }
-  | { kind: 'standardize'; mean: number[]; scale: number[] };
+  | { kind: 'standardize'; mean: number[]; scale: number[] }
+  /** sign(x) sqrt(|x|) of every feature, then standardized with mean and scale. */
+  | { kind: 'sqrt-standardize'; mean: number[]; scale: number[] };
 
 export interface SvmModelJson {
   format: typeof SVM_MODEL_FORMAT;
@@ -137,11 +139,12 @@ export function validateSvmModelJson(obj: unknown, source = 'model.json'): SvmMo
     return fail(`probA and probB must have ${pairs} entries`);
   }
   const s = m.scaler;
-  if (!s || !['none', 'l2', 'standardize'].includes(s.kind)) return fail('unknown scaler');
-  if (s.kind === 'standardize' && (!isNumArray(s.mean) || !isNumArray(s.scale) || s.mean.length !== m.nFeatures || s.scale.length !== m.nFeatures)) {
-    return fail(`standardize scaler needs mean and scale of ${m.nFeatures} numbers`);
+  if (!s || !['none', 'l2', 'standardize', 'sqrt-standardize'].includes(s.kind)) return fail('unknown scaler');
+  const learned = s.kind === 'standardize' || s.kind === 'sqrt-standardize';
+  if (learned && (!isNumArray(s.mean) || !isNumArray(s.scale) || s.mean.length !== m.nFeatures || s.scale.length !== m.nFeatures)) {
+    return fail(`${s.kind} scaler needs mean and scale of ${m.nFeatures} numbers`);
   }
-  if (s.kind === 'standardize' && s.scale.some((v) => v <= 0)) {
+  if (learned && s.scale.some((v) => v <= 0)) {
     return fail(`scaler.scale[${s.scale.findIndex((v) => v <= 0)}] is ${s.scale.find((v) => v <= 0)}: scales must be positive`);
   }
   if (m.classNames !== undefined && (!Array.isArray(m.classNames) || m.classNames.length !== k)) return fail(`classNames must have ${k} entries`);

@@ -238,7 +238,11 @@ function addSvmFlags(cmd: Command, withFolds: 'cv' | 'fit'): Command {
     .option('--C <c>', `penalty C > 0 (default ${SVM_DEFAULTS.C})`, parseFloatFlag('--C', Number.MIN_VALUE))
     .option('--gamma <gamma>', `RBF width: a number, scale or auto (default ${SVM_DEFAULTS.gamma})`)
     .option('--class-weight <mode>', 'balanced: weight classes inversely to their size (default none)', parseChoice('--class-weight', ['balanced'] as const))
-    .option('--scaler <kind>', `standardize, l2 or none, fitted on training data only (default ${SVM_DEFAULTS.scaler})`, parseChoice('--scaler', ['standardize', 'l2', 'none'] as const))
+    .option(
+      '--scaler <kind>',
+      `standardize, l2, none, or sqrt-standardize (sign(x) sqrt(|x|), then standardize: power normalization; kernel SVM only), fitted on training data only (default ${SVM_DEFAULTS.scaler})`,
+      parseChoice('--scaler', ['standardize', 'l2', 'none', 'sqrt-standardize'] as const),
+    )
     .option('--probability', 'fit Platt-scaled class probabilities (libsvm -b 1)')
     .option('--seed <n>', `seed of folds and probability calibration (default ${CV_DEFAULTS.seed})`, parseIntFlag('--seed', 0))
     .option('--folds <k>', `stratified folds${withFolds === 'fit' ? ' of the grid search' : ''} (default ${CV_DEFAULTS.folds})`, parseIntFlag('--folds', 2))
