@@ -13,6 +13,7 @@ import { MATRIX_PRODUCT_MIN_VALUES, matrixProductsPay } from '../src/classify/li
 import { sharedMatrix } from '../src/classify/linear_pool.js';
 import { multinomialLossChunk } from '../src/classify/linear_solvers.js';
 import { Rng } from '../src/data/random.js';
+import { fixture, SKLEARN } from './helpers/linear_fixture.js';
 
 function relClose(a: number, b: number, tol: number, what: string): void {
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b} (tol ${tol})`);
@@ -105,20 +106,8 @@ test('the squared hinge pieces on ONNX Runtime equal a float64 reference (rows o
 
 test("LinearSVC's primal (dual: false, L-BFGS on ONNX Runtime) reaches scikit-learn's dual solution; dual 'auto' picks it only on large data", async () => {
   // The fixture and scikit-learn's LinearSVC(C=1, dual=True, tol=1e-10) of test/linear.test.ts.
-  const n = 240;
-  const d = 5;
-  const X = new Float32Array(n * d);
-  const y = Array.from({ length: n }, (_, i) => i % 3);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) X[i * d + j] = Math.fround(Math.sin(0.37 * i * (j + 1) + 0.5 * j) + 0.3 * Math.cos(1.3 * i + j));
-    X[i * d + y[i]] = Math.fround(X[i * d + y[i]] + Math.fround(0.8));
-  }
-  const svcCoef = [
-    [0.44149383701653844, -0.22116302365887458, -0.21213754416489553, 0.04986280945857836, 0.032001662721973655],
-    [-0.3071556034191371, 0.5055347516829123, -0.30721040284392087, 0.05854182132421911, -0.006201246585553361],
-    [-0.22257416892432985, -0.23794471968382686, 0.45498226126924307, -0.05317746305069053, -0.050069139653931796],
-  ];
-  const svcIntercept = [-0.3672643448241388, -0.41181879426891743, -0.3815822445516747];
+  const { X, y, n, d } = fixture();
+  const { svcCoef, svcIntercept } = SKLEARN['1'];
   const m = await new LinearSVC({ C: 1, dual: false, tol: 1e-7, maxIter: 5000, workers: 2 }).fit({ data: X, rows: n, cols: d }, y);
   assert.equal(m.dual_, false);
   assert.match(m.toJSON().training.trainer, /primal L-BFGS/);

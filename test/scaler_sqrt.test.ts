@@ -49,5 +49,5 @@ test("auto's feature path tries power-normalized features next to standardized o
   assert.equal(standard.features.filter((c) => c.scaler === 'sqrt-standardize').length, standard.features.length / 2);
   assert.ok(standard.features.every((c) => c.scaler === 'standardize' || c.id.endsWith('-sqrt')));
   assert.ok(candidateSpace({ level: 'quick', backbones }).features.every((c) => c.scaler === 'standardize'));
-  assert.ok(candidateSpace({ level: 'standard', backbones, kernelSvm: false }).features.every((c) => c.scaler === 'standardize'));
+  assert.ok(candidateSpace({ level: 'standard', backbones, kernelSvm: false }).features.every((c) => c.scaler === 'standardize' && c.classifier === 'linear'));
 });

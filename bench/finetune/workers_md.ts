@@ -109,7 +109,7 @@ const table = JSON.parse(readFileSync('bench/results/cats_dogs_bench.json', 'utf
 const beforeFt = table.methods.find((m) => m.method === 'finetune')!;
 const pctList = (xs: number[]) => xs.map((x) => (100 * x).toFixed(1)).join(', ');
 const fiveFoldLines = [
-  `| ${table.date.slice(0, 16).replace('T', ' ')} (before: \`bench/cats_dogs_table.ts\`, record \`bench/results/cats_dogs_bench.json\`) | 1 (the default then) | **${(beforeFt.seconds / 60).toFixed(1)} min** | ${(100 * beforeFt.meanAccuracy).toFixed(1)}% (${pctList(beforeFt.foldAccuracies)}) | ${table.machine.loadavg.map(f1).join(' / ')} at the end (1 / 5 / 15 min) |`,
+  `| ${table.date.slice(0, 16).replace('T', ' ')} (before: \`bench/cats_dogs_table.ts\` at commit 676ddbc, not re-run; record \`bench/results/cats_dogs_bench.json\`) | 1 (the default then) | **${(beforeFt.seconds / 60).toFixed(1)} min** | ${(100 * beforeFt.meanAccuracy).toFixed(1)}% (${pctList(beforeFt.foldAccuracies)}) | ${table.machine.loadavg.map(f1).join(' / ')} at the end (1 / 5 / 15 min) |`,
   ...fiveFold.map(
     (r) =>
       `| ${r.date.slice(0, 16).replace('T', ' ')} (\`bench/finetune/five_fold.ts --workers ${r.workers}\`, commit ${r.commit}) | ${r.workers} | **${(r.wallSeconds / 60).toFixed(1)} min** | ${(100 * r.meanAccuracy).toFixed(1)}% (${pctList(r.foldAccuracies)}) | ${f1(r.loadavg.sampled1min.min)} to ${f1(r.loadavg.sampled1min.max)} (sampled every 15 s, its own threads included) |`,

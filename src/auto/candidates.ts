@@ -83,7 +83,7 @@ export interface SpaceInput {
   nonSquare?: number;
   /**
    * False when the feature path's classifier will be linear anyway (training folds above the exact
-   * kernel's rows): no power-normalized candidates then. Default true.
+   * kernel's rows): linear candidates only (no RBF, no power normalization). Default true.
    */
   kernelSvm?: boolean;
   /** Knobs the user fixed. */
@@ -97,7 +97,7 @@ export function largerSize(size: number): number {
 
 function featureLabel(b: BackboneChoice, c: Omit<FeatureCandidate, 'id' | 'label' | 'kind'>): string {
   const name = `${b.model}${b.alpha !== undefined ? ` ${b.alpha}` : ''}`;
-  return `${c.classifier === 'rbf' ? 'RBF SVM' : 'linear'} on ${c.scaler === 'sqrt-standardize' ? 'power-normalized ' : ''}${name} features, ${c.inputSize} px ${c.crop}${c.tta === 'flip' ? ', flip TTA' : ''}`;
+  return `${c.classifier === 'rbf' ? 'RBF SVM' : 'logistic regression'} on ${c.scaler === 'sqrt-standardize' ? 'power-normalized ' : ''}${name} features, ${c.inputSize} px ${c.crop}${c.tta === 'flip' ? ', flip TTA' : ''}`;
 }
 
 /** Blocks to keep frozen for "unfreeze the last four blocks" (two more than the default). */
@@ -131,8 +131,13 @@ export function candidateSpace(input: SpaceInput): CandidateSpace {
     const base = fixed.inputSize ?? b.defaultSize;
     const sizes = fixed.inputSize ? [base] : level === 'quick' ? [base] : level === 'standard' ? [base, largerSize(base)] : [base, largerSize(base), largerSize(largerSize(base))];
     // (classifier, scaler): the linear model folds its scaling into its solver, so it standardizes.
+    // Above the exact kernel's rows the feature path is a linear model whatever the level.
     const classifiers: ['rbf' | 'linear', FeatureScaler][] =
-      level === 'quick' || input.kernelSvm === false ? [['rbf', 'standardize']] : [['rbf', 'standardize'], ['rbf', 'sqrt-standardize'], ...(level === 'thorough' ? [['linear', 'standardize'] as ['linear', FeatureScaler]] : [])];
+      input.kernelSvm === false
+        ? [['linear', 'standardize']]
+        : level === 'quick'
+          ? [['rbf', 'standardize']]
+          : [['rbf', 'standardize'], ['rbf', 'sqrt-standardize'], ...(level === 'thorough' ? [['linear', 'standardize'] as ['linear', FeatureScaler]] : [])];
     for (const inputSize of [...new Set(sizes.filter((s) => s >= b.minSize))]) {
       for (const crop of crops) {
         for (const tta of ttas) {

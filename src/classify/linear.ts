@@ -37,7 +37,7 @@ import type { BackboneInfo } from '../formats/features.js';
 import { LINEAR_MODEL_FORMAT, LINEAR_MODEL_FORMAT_VERSION, validateLinearModelJson, type LinearModelJson, type LinearModelKind } from '../formats/linear_model.js';
 import { SvmModelError } from '../formats/svm_model.js';
 import { fitMultinomialPath, sumPieces, type MultinomialProblem } from './linear_fit.js';
-import { gemmEvaluator } from './linear_gemm.js';
+import type { GemmEvaluator, LinearLoss } from './linear_gemm.js';
 import { LinearPool, sharedMatrix } from './linear_pool.js';
 import { linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import type { DcdSolution, MultinomialPieces, ScaledRows } from './linear_solvers.js';
@@ -126,6 +126,15 @@ export async function fitLinearSvcPath(p: LinearProblem, o: ResolvedLinearSvcOpt
     iterations: Math.max(...results.map((r) => r[ci].epochs)),
     converged: results.every((r) => r[ci].converged),
   }));
+}
+
+/**
+ * The ONNX Runtime evaluator (linear_gemm.ts), imported when a fit needs it: it pulls in ONNX
+ * Runtime and protobufjs, which `ftk svm` on small data and the CLI's start-up never load.
+ */
+async function gemmEvaluator(...args: [ScaledRows, Int32Array, Int32Array, number, LinearLoss, number]): Promise<GemmEvaluator> {
+  const m = await import('./linear_gemm.js');
+  return m.gemmEvaluator(...args);
 }
 
 /** null where ONNX Runtime cannot load (the caller falls back to JavaScript); other errors propagate. */
