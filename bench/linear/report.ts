@@ -48,6 +48,21 @@ const pairs = read<Pair>('bench/linear/results.jsonl');
 const before = read<Pair>('bench/linear/results_before_gemm.jsonl');
 const memory = read<Record<string, number | string | number[]>>('bench/linear/memory.jsonl');
 const limit = read<Record<string, number | string | boolean | number[]>>('bench/svm/limit.jsonl');
+/** `ftk auto` on 30,000 images (bench/auto/large.ts). */
+interface LargeRun {
+  date: string;
+  commit: string;
+  command: string;
+  images: number;
+  chosen: string;
+  contenders: { path: string; meanAccuracy: number; foldAccuracies: number[] }[];
+  featureRefit: { file: string; nSamples: number; trainer: string }[];
+  minutes: number;
+  budgetMinutes: number;
+  cuts?: string[];
+  loadavg: { sampled1min: { min: number; max: number } };
+}
+const large = read<LargeRun>('bench/auto/large.jsonl').pop();
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -133,7 +148,14 @@ peak RSS of \`ftk svm fit --kernel linear\` ${m?.peakRssMb ?? '?'} MB = **${m?.r
 fixed cost is ${m?.cliOn300x8PeakRssMb ?? '?'} MB (the same command on a 300 x 8 file); the same fit through the library (\`svmFit\`, no CLI) ${m?.libraryPeakRssMb ?? '?'} MB = **${m?.libraryRatio ?? '?'}x**.
 The matrix is read once and never copied or scaled: ONNX Runtime's products read it in place.
 
-The exact kernel's limit (\`bench/svm/limit.ts\`): an SVM on ${l?.samples ?? '?'} rows (\`maxPrecomputedSamples\`, default
+${
+  large
+    ? `\`ftk auto\` on ${large.images.toLocaleString('en-US')} images (\`bench/auto/large.ts\`: Fashion-MNIST classes 5-9, all training images, MobileNet 0.25 at 96 px, record \`bench/auto/large.jsonl\`, ${large.date.slice(0, 10)}, commit ${large.commit}): ` +
+      `the feature path's classifiers were refitted on ${[...new Set(large.featureRefit.map((f) => f.nSamples))].join(', ')} rows (${[...new Set(large.featureRefit.map((f) => f.trainer))].join('; ')}), every row, no subsample; ` +
+      `in its folds on ${Math.round((large.images * 4) / 5).toLocaleString('en-US')} training rows each. Contenders: ${large.contenders.map((c) => `${c.path} ${(100 * c.meanAccuracy).toFixed(2)}% over ${c.foldAccuracies.length} folds`).join(', ')}; pick **${large.chosen}**; ` +
+      `${large.minutes.toFixed(1)} min for a ${large.budgetMinutes}-minute budget (load average ${large.loadavg.sampled1min.min.toFixed(1)}-${large.loadavg.sampled1min.max.toFixed(1)})${large.cuts?.length ? `; budget cuts: ${large.cuts.join('; ')}` : ''}. Command: \`${large.command}\`.\n\n`
+    : ''
+}The exact kernel's limit (\`bench/svm/limit.ts\`): an SVM on ${l?.samples ?? '?'} rows (\`maxPrecomputedSamples\`, default
 100 MB cache) fitted, libsvm-js' heap at ${l ? (Number(l.heapBytesAfter) / 2 ** 30).toFixed(2) : '?'} GiB of ${l ? (Number(l.heapLimitBytes) / 2 ** 30).toFixed(2) : '?'} GiB afterwards (${l ? Number(l.seconds).toFixed(0) : '?'} s).
 
 Commands: \`npx tsx bench/fashion_mnist.ts\` (PNG files and the small convnet), \`npx tsx bench/linear/features.ts\`,
