@@ -18,6 +18,7 @@ import { LogisticRegression } from '../classify/linear.js';
 import { linearGridSearch } from '../classify/linear_search.js';
 import { plateauCentre, type PlateauChoice } from '../classify/plateau.js';
 import { gridSearch, type GridSearchResult } from '../classify/search.js';
+import type { SvmOptions } from '../classify/options.js';
 import { foldSplit, stratifiedKFold } from '../data/split.js';
 import { SvmClassifier } from '../classify/svm.js';
 import type { FeatureCandidate } from './candidates.js';
@@ -112,7 +113,12 @@ export function pairId(a: FeatureCandidate, b: FeatureCandidate): string {
 export async function fitFeatureMember(m: FeatureMember, F: CandidateFeatures, train: ArrayLike<number>, y: readonly number[], probability: boolean): Promise<SvmClassifier | LogisticRegression> {
   const X = takeRows(F.X, F.d, train);
   if (m.solver === 'logistic') return new LogisticRegression({ C: m.C }).fit(X, y);
-  return new SvmClassifier({ kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', scaler: m.candidate.scaler, probability }).fit(X, y);
+  return new SvmClassifier({ ...memberSvmOptions(m), probability }).fit(X, y);
+}
+
+/** The SVM of a libsvm member: its kernel, grid point and feature scaling (the refit's trust fits use it too). */
+export function memberSvmOptions(m: FeatureMember): SvmOptions {
+  return { kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', scaler: m.candidate.scaler };
 }
 
 /** Class probabilities of a fitted member (one-hot when it has none). */

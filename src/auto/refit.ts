@@ -21,7 +21,7 @@ import { SvmClassifier } from '../classify/svm.js';
 import type { FinetuneOptions } from '../finetune/options.js';
 import { AUTO_BUNDLE_FORMAT, AUTO_BUNDLE_FORMAT_VERSION, type AutoBundleMeta, type BundleMember } from '../predict/bundle.js';
 import type { FeatureCandidate, FinetuneCandidate } from './candidates.js';
-import { fitFeatureMember, selectFeatures, type CandidateFeatures, type FeatureSelection } from './feature_path.js';
+import { fitFeatureMember, memberSvmOptions, selectFeatures, type CandidateFeatures, type FeatureSelection } from './feature_path.js';
 import { carryCalibration } from './finetune_path.js';
 import { finetuneOnRows, takeRows } from './folds.js';
 
@@ -50,7 +50,7 @@ export async function refitFeaturePath(
     const clf = await fitFeatureMember(m, F, rows, labels, o.calibrate);
     if (clf instanceof SvmClassifier) {
       const X = takeRows(F.X, F.d, rows);
-      const t = await fitSvmTrust(X, labels, { kernel: 'rbf', C: m.C, gamma: m.gamma ?? 'scale', scaler: m.candidate.scaler }, { calibrate: o.calibrate, seed: o.seed, onWarning: o.onWarning });
+      const t = await fitSvmTrust(X, labels, memberSvmOptions(m), { calibrate: o.calibrate, seed: o.seed, onWarning: o.onWarning });
       clf.calibration = t.calibration;
       clf.unknown = t.unknown;
       if (i === 0) {

@@ -138,10 +138,9 @@ export async function loadFeatures(prefix: string, options: LoadFeaturesOptions 
   return { X, n, d, meta, labels };
 }
 
-/** The whole file in a SharedArrayBuffer (read in 64 MiB pieces). */
 /**
- * A whole file in a buffer of its own: a SharedArrayBuffer (worker threads read it in place) or a
- * plain ArrayBuffer (what native code such as ONNX Runtime's tensors accepts).
+ * A whole file in a buffer of its own, read in 64 MiB pieces: a SharedArrayBuffer (worker threads
+ * read it in place) or a plain ArrayBuffer (what native code such as ONNX Runtime's tensors accepts).
  */
 async function readWhole(file: string, shared: boolean): Promise<Uint8Array> {
   const fh = await fsp.open(file, 'r');

@@ -36,13 +36,13 @@ import { DatasetError, NotFittedError, OptionsError } from '../errors.js';
 import type { BackboneInfo } from '../formats/features.js';
 import { LINEAR_MODEL_FORMAT, LINEAR_MODEL_FORMAT_VERSION, validateLinearModelJson, type LinearModelJson, type LinearModelKind } from '../formats/linear_model.js';
 import { SvmModelError } from '../formats/svm_model.js';
-import { fitMultinomialPath, sumPieces, type MultinomialProblem } from './linear_fit.js';
+import { fitMultinomialPath, sumPieces, type MultinomialProblem, type MultinomialSolution } from './linear_fit.js';
 import type { GemmEvaluator, LinearLoss } from './linear_gemm.js';
 import { LinearPool, sharedMatrix } from './linear_pool.js';
-import { linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
+import { fitsOnMatrixProducts, linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import type { DcdSolution, MultinomialPieces, ScaledRows } from './linear_solvers.js';
 import { prepareProblem, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
-import { applyScaler, fitScaler, type ScalerState } from './scaler.js';
+import { applyScaler, fitScaler, scalerFromJson, scalerToJson, type ScalerState } from './scaler.js';
 import { resolveClassWeights } from './trainer.js';
 
 const PREDICT_CHUNK = 1024;
@@ -94,21 +94,29 @@ export async function fitLinearSvc(p: LinearProblem, o: ResolvedLinearSvcOptions
   return { dual: true, solutions: await fitLinearSvcPath(p, o, Cs, pool) };
 }
 
+/**
+ * LinearSVC's binary problems, as LIBLINEAR sets them up: one per class (one-vs-rest), or one for
+ * two classes (class 1 positive); class weights multiply C of the positive side, and of the
+ * negative side only with two classes.
+ */
+function oneVsRestProblems(p: LinearProblem): { positive: number; weightPos: number; weightNeg: number }[] {
+  const cw = p.classWeights;
+  return (p.k === 2 ? [1] : Array.from({ length: p.k }, (_, c) => c)).map((c) => ({ positive: c, weightPos: cw ? cw[c] : 1, weightNeg: cw && p.k === 2 ? cw[0] : 1 }));
+}
+
 /** Fits LinearSVC's dual over a path of C on `pool`: one task per one-vs-rest problem. */
 export async function fitLinearSvcPath(p: LinearProblem, o: ResolvedLinearSvcOptions, Cs: number[], pool: LinearPool): Promise<LinearSolution[]> {
-  const problems = p.k === 2 ? [1] : Array.from({ length: p.k }, (_, c) => c);
   const results = await Promise.all(
-    problems.map((c) => {
+    oneVsRestProblems(p).map(({ positive, weightPos, weightNeg }) => {
       const y = new Int8Array(p.rows.length);
-      for (let s = 0; s < p.rows.length; s++) y[s] = p.codes[p.rows[s]] === c ? 1 : -1;
-      const cw = p.classWeights;
+      for (let s = 0; s < p.rows.length; s++) y[s] = p.codes[p.rows[s]] === positive ? 1 : -1;
       return pool.run<DcdSolution[]>({
         kind: 'dcd',
         S: p.S,
         rows: p.rows,
         y,
-        weightPos: cw ? cw[c] : 1,
-        weightNeg: cw && p.k === 2 ? cw[0] : 1,
+        weightPos,
+        weightNeg,
         loss: o.loss,
         bias: o.fitIntercept ? o.interceptScaling : 0,
         tol: o.tol,
@@ -137,10 +145,35 @@ async function gemmEvaluator(...args: [ScaledRows, Int32Array, Int32Array, numbe
   return m.gemmEvaluator(...args);
 }
 
-/** null where ONNX Runtime cannot load (the caller falls back to JavaScript); other errors propagate. */
-function onnxMissing(e: Error): null {
-  if ((e as { code?: string }).code === 'ONNX_RUNTIME_UNAVAILABLE') return null;
-  throw e;
+/**
+ * Fits `prob` over the path `Cs` with every evaluation on ONNX Runtime (linear_gemm.ts, `loss`
+ * over the rows, `threads` threads); null where ONNX Runtime cannot load (the caller falls back to
+ * JavaScript); other errors propagate.
+ */
+async function fitOnMatrixProducts(prob: MultinomialProblem, Cs: number[], loss: LinearLoss, threads: number): Promise<MultinomialSolution[] | null> {
+  let gemm: GemmEvaluator;
+  try {
+    gemm = await gemmEvaluator(prob.S, prob.rows, prob.codes, prob.k, loss, threads);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ONNX_RUNTIME_UNAVAILABLE') return null;
+    throw e;
+  }
+  try {
+    return await fitMultinomialPath(prob, Cs, gemm.evaluate);
+  } finally {
+    await gemm.release();
+  }
+}
+
+/** L-BFGS solutions (k x d weights in one array) as LinearSolutions (a weight row per output). */
+function linearSolutions(sols: MultinomialSolution[], k: number, d: number): LinearSolution[] {
+  return sols.map((s) => ({
+    C: s.C,
+    coef: Array.from({ length: k }, (_, c) => s.W.slice(c * d, (c + 1) * d)),
+    intercept: s.b,
+    iterations: s.iterations,
+    converged: s.converged,
+  }));
 }
 
 /**
@@ -153,18 +186,14 @@ function onnxMissing(e: Error): null {
 export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptions, Cs: number[], pool: LinearPool, split: boolean, threads = pool.size): Promise<LinearSolution[]> {
   const prob: MultinomialProblem = { S: p.S, rows: p.rows, codes: new Int32Array(0), classWeights: p.classWeights, k: p.k, fitIntercept: o.fitIntercept, tol: o.tol, maxIter: o.maxIter };
   prob.codes = Int32Array.from(p.rows, (i) => p.codes[i]);
-  let sols;
-  const gemm = matrixProductsPay(p.rows.length, p.S.d) ? await gemmEvaluator(p.S, p.rows, prob.codes, p.k, { kind: 'softmax', classWeights: p.classWeights }, threads).catch(onnxMissing) : null;
-  if (gemm) {
-    try {
-      sols = await fitMultinomialPath(prob, Cs, gemm.evaluate);
-    } finally {
-      await gemm.release();
-    }
-  } else if (split) {
+  const sols = (matrixProductsPay(p.rows.length, p.S.d) ? await fitOnMatrixProducts(prob, Cs, { kind: 'softmax', classWeights: p.classWeights }, threads) : null) ?? (await fitInJavaScript());
+  return linearSolutions(sols, p.k, p.S.d);
+
+  async function fitInJavaScript(): Promise<MultinomialSolution[]> {
+    if (!split) return pool.run<MultinomialSolution[]>({ kind: 'multinomial', ...prob, Cs });
     const parts = Math.max(1, Math.min(pool.size, Math.ceil(p.rows.length / 256)));
     const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * p.rows.length) / parts));
-    sols = await fitMultinomialPath(prob, Cs, async (V, Vm, b) => {
+    return fitMultinomialPath(prob, Cs, async (V, Vm, b) => {
       const pieces = await Promise.all(
         bounds.slice(0, -1).map((start, i) =>
           pool.run<MultinomialPieces>({ kind: 'chunk', S: p.S, rows: prob.rows, codes: prob.codes, classWeights: p.classWeights, k: p.k, V, Vm, b, start, end: bounds[i + 1] }),
@@ -172,17 +201,7 @@ export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptio
       );
       return sumPieces(pieces);
     });
-  } else {
-    sols = await pool.run<Awaited<ReturnType<typeof fitMultinomialPath>>>({ kind: 'multinomial', ...prob, Cs });
   }
-  const d = p.S.d;
-  return sols.map((s) => ({
-    C: s.C,
-    coef: Array.from({ length: p.k }, (_, c) => s.W.slice(c * d, (c + 1) * d)),
-    intercept: s.b,
-    iterations: s.iterations,
-    converged: s.converged,
-  }));
 }
 
 /**
@@ -192,41 +211,27 @@ export async function fitLogisticPath(p: LinearProblem, o: ResolvedLogisticOptio
  * gradient's products on ONNX Runtime's SGEMM. Null when ONNX Runtime cannot load.
  */
 export async function fitLinearSvcPrimalPath(p: LinearProblem, o: ResolvedLinearSvcOptions, Cs: number[], threads: number): Promise<LinearSolution[] | null> {
-  const problems = p.k === 2 ? [1] : Array.from({ length: p.k }, (_, c) => c);
-  const m = problems.length;
-  const cw = p.classWeights;
-  const positive = Int32Array.from(problems);
-  const weightPos = Float64Array.from(problems, (c) => (cw ? cw[c] : 1));
-  const weightNeg = Float64Array.from(problems, () => (cw && p.k === 2 ? cw[0] : 1));
-  const codes = Int32Array.from(p.rows, (i) => p.codes[i]);
-  const gemm = await gemmEvaluator(p.S, p.rows, codes, m, { kind: 'squared-hinge', positive, weightPos, weightNeg }, threads).catch(onnxMissing);
-  if (!gemm) return null;
+  const problems = oneVsRestProblems(p);
+  const loss: LinearLoss = {
+    kind: 'squared-hinge',
+    positive: Int32Array.from(problems, (q) => q.positive),
+    weightPos: Float64Array.from(problems, (q) => q.weightPos),
+    weightNeg: Float64Array.from(problems, (q) => q.weightNeg),
+  };
   const prob: MultinomialProblem = {
     S: p.S,
     rows: p.rows,
-    codes,
+    codes: Int32Array.from(p.rows, (i) => p.codes[i]),
     classWeights: null,
-    k: m,
+    k: problems.length,
     fitIntercept: o.fitIntercept,
     interceptScaling: o.interceptScaling,
     penalizeIntercept: true,
     tol: o.tol,
     maxIter: o.maxIter,
   };
-  let sols;
-  try {
-    sols = await fitMultinomialPath(prob, Cs, gemm.evaluate);
-  } finally {
-    await gemm.release();
-  }
-  const d = p.S.d;
-  return sols.map((s) => ({
-    C: s.C,
-    coef: Array.from({ length: m }, (_, c) => s.W.slice(c * d, (c + 1) * d)),
-    intercept: s.b,
-    iterations: s.iterations,
-    converged: s.converged,
-  }));
+  const sols = await fitOnMatrixProducts(prob, Cs, loss, threads);
+  return sols && linearSolutions(sols, problems.length, p.S.d);
 }
 
 /** Decision values of rows of X (raw features) under a solution and a scaler: out[r * m + j]. */
@@ -298,13 +303,12 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
   protected abstract resolve(): R;
   protected abstract solve(p: LinearProblem, opts: R, pool: LinearPool): Promise<LinearSolution>;
   protected abstract get trainer(): string;
-  /** Whether the fit runs on the worker pool's threads (which read the rows from shared memory). */
-  protected abstract usesWorkerRows(opts: R, n: number, d: number): boolean;
 
   /**
-   * Learns from X (n x d) and labels y. X is read in place; with more than one worker it must sit
-   * in a SharedArrayBuffer (loadFeatures(prefix, { shared: true }) loads it there), else it is
-   * copied there once. Returns `this`.
+   * Learns from X (n x d) and labels y. X is read in place: by ONNX Runtime's products on large
+   * data (from a plain ArrayBuffer; a shared one is copied once), else by the worker threads (from
+   * a SharedArrayBuffer, as loadFeatures(prefix, { shared: true }) loads it; else copied there
+   * once). Returns `this`.
    */
   async fit(X: MatrixLike, y: ArrayLike<number>, callbacks: LinearFitCallbacks = {}): Promise<this> {
     const opts = this.resolve();
@@ -312,7 +316,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
     const { rows: n, cols: d } = M;
     const workers = opts.workers ?? defaultWorkers();
     // Only the dual's worker threads read the rows from shared memory (ONNX Runtime cannot).
-    const data = workers > 1 && this.usesWorkerRows(opts, n, d) ? sharedMatrix(M.data) : M.data;
+    const data = workers > 1 && !fitsOnMatrixProducts(this.kind === 'logistic' ? 'logistic' : 'liblinear', opts, n, d) ? sharedMatrix(M.data) : M.data;
     const scaler = fitScaler(opts.scaler, data, n, d);
     const weights = resolveClassWeights(opts.classWeight, classes, counts);
     const pool = new LinearPool(workers);
@@ -403,7 +407,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
       classes: [...this.classes_!],
       ...(this.classNames ? { classNames: [...this.classNames] } : {}),
       nFeatures: this.nFeaturesIn_!,
-      scaler: s.kind === 'standardize' || s.kind === 'sqrt-standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
+      scaler: scalerToJson(s),
       coef: this.coef_!.map((w) => Array.from(w)),
       intercept: Array.from(this.intercept_!),
       classWeight: this.classWeight_ ? Array.from(this.classWeight_) : null,
@@ -423,10 +427,7 @@ abstract class LinearModel<O extends LinearSvcOptions | LogisticOptions, R exten
     this.nFeaturesIn_ = m.nFeatures;
     this.coef_ = m.coef.map((r) => Float64Array.from(r));
     this.intercept_ = Float64Array.from(m.intercept);
-    this.scaler_ =
-      m.scaler.kind === 'standardize' || m.scaler.kind === 'sqrt-standardize'
-        ? { kind: m.scaler.kind, mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
-        : { kind: m.scaler.kind };
+    this.scaler_ = scalerFromJson(m.scaler);
     this.classWeight_ = m.classWeight ? Float64Array.from(m.classWeight) : null;
     this.params_ = { ...(m.params as object), C: m.C, scaler: m.scaler.kind } as R;
     this.nSamplesFit_ = m.training?.nSamples;
@@ -470,9 +471,6 @@ export class LinearSVC extends LinearModel<LinearSvcOptions, ResolvedLinearSvcOp
       ? 'ftk LinearSVC: primal L-BFGS (products on ONNX Runtime), one-vs-rest'
       : 'ftk LinearSVC: dual coordinate descent (LIBLINEAR algorithm), one-vs-rest';
   }
-  protected usesWorkerRows(opts: ResolvedLinearSvcOptions, n: number, d: number): boolean {
-    return linearSvcUsesDual(opts, n, d);
-  }
   protected async solve(p: LinearProblem, opts: ResolvedLinearSvcOptions, pool: LinearPool): Promise<LinearSolution> {
     const sol = await fitLinearSvc(p, opts, [opts.C], pool, pool.size);
     this.dual_ = sol.dual;
@@ -490,9 +488,6 @@ export class LogisticRegression extends LinearModel<LogisticOptions, ResolvedLog
   }
   protected get trainer(): string {
     return 'ftk LogisticRegression: multinomial, L-BFGS (products on ONNX Runtime)';
-  }
-  protected usesWorkerRows(_opts: ResolvedLogisticOptions, n: number, d: number): boolean {
-    return !matrixProductsPay(n, d);
   }
   protected async solve(p: LinearProblem, opts: ResolvedLogisticOptions, pool: LinearPool): Promise<LinearSolution> {
     return (await fitLogisticPath(p, opts, [opts.C], pool, true))[0];

@@ -147,6 +147,14 @@ export function linearSvcUsesDual(o: Pick<ResolvedLinearSvcOptions, 'dual' | 'lo
   return o.dual;
 }
 
+/**
+ * Whether a fit of `model` on n rows of d features runs on ONNX Runtime's matrix products (all its
+ * threads, the rows in a plain buffer) rather than on the worker pool (the rows in shared memory).
+ */
+export function fitsOnMatrixProducts(model: 'liblinear' | 'logistic', o: ResolvedLinearSvcOptions | ResolvedLogisticOptions, n: number, d: number): boolean {
+  return model === 'logistic' ? matrixProductsPay(n, d) : !linearSvcUsesDual(o as ResolvedLinearSvcOptions, n, d);
+}
+
 export function resolveLogisticOptions(options: LogisticOptions = {}): ResolvedLogisticOptions {
   checkOptions('LogisticRegression', options, LINEAR_CONSTRAINTS);
   return fill(LOGISTIC_DEFAULTS, options);

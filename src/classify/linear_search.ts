@@ -17,7 +17,7 @@ import {
   type LinearSolution,
 } from './linear.js';
 import { LinearPool, sharedMatrix } from './linear_pool.js';
-import { linearSvcUsesDual, matrixProductsPay, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
+import { fitsOnMatrixProducts, resolveLinearSvcOptions, resolveLogisticOptions, type LinearSvcOptions, type LogisticOptions, type ResolvedLinearSvcOptions, type ResolvedLogisticOptions } from './linear_options.js';
 import { encodeClasses, toLabels, toMatrix, type MatrixLike } from './matrix.js';
 import { confusionMatrix, foldSummary, mean, std } from './metrics.js';
 import { CV_CONSTRAINTS, GRID_LOG2C_DEFAULT, checkOptions, resolveCvOptions, type CvOptions } from './options.js';
@@ -85,7 +85,7 @@ async function evaluatePath(
   const { rows: n, cols: d } = M;
   const workers = Math.max(1, cv.workers);
   // Only the dual's worker threads read the rows from shared memory (ONNX Runtime cannot).
-  const poolFolds = splits.some((sp) => (kind === 'logistic' ? !matrixProductsPay(sp.train.length, d) : linearSvcUsesDual(opts as ResolvedLinearSvcOptions, sp.train.length, d)));
+  const poolFolds = splits.some((sp) => !fitsOnMatrixProducts(kind, opts, sp.train.length, d));
   const data = workers > 1 && poolFolds ? sharedMatrix(M.data) : M.data;
   const pool = new LinearPool(workers);
   const predictions: Int32Array[][] = [];
@@ -102,13 +102,12 @@ async function evaluatePath(
         const problem = { S: scaledRows(data, d, scaler), rows: split.train, codes, k: classes.length, classWeights: weights };
         // Fits on ONNX Runtime's products use every thread: one fold at a time. The others run
         // on the pool (the dual: one task per (fold, class); small logistic fits: one per fold).
-        const onGemm = kind === 'logistic' ? matrixProductsPay(split.train.length, d) : !linearSvcUsesDual(opts as ResolvedLinearSvcOptions, split.train.length, d);
         const fitFold = (): Promise<LinearSolution[]> =>
           kind === 'logistic'
             ? fitLogisticPath(problem, opts as ResolvedLogisticOptions, Cs, pool, false, workers)
             : fitLinearSvc(problem, opts as ResolvedLinearSvcOptions, Cs, pool, workers).then((r) => r.solutions);
         let sols: LinearSolution[];
-        if (onGemm) {
+        if (fitsOnMatrixProducts(kind, opts, split.train.length, d)) {
           const turn = gemmTurn.then(fitFold);
           gemmTurn = turn.then(
             () => undefined,

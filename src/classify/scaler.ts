@@ -12,6 +12,8 @@
  *   a few large values), then 'standardize'. Kernel SVMs only (the linear solvers fold their
  *   scaling into the arithmetic, which a square root does not allow).
  */
+import type { SvmScalerJson } from '../formats/svm_model.js';
+
 export type ScalerKind = 'standardize' | 'l2' | 'none' | 'sqrt-standardize';
 export const SCALER_KINDS: readonly ScalerKind[] = ['standardize', 'l2', 'none', 'sqrt-standardize'];
 
@@ -19,6 +21,16 @@ export type ScalerState =
   | { kind: 'standardize' | 'sqrt-standardize'; mean: Float64Array; scale: Float64Array }
   | { kind: 'l2' }
   | { kind: 'none' };
+
+/** The scaler as the model files store it (SVM and linear model formats). */
+export function scalerToJson(s: ScalerState): SvmScalerJson {
+  return s.kind === 'standardize' || s.kind === 'sqrt-standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind };
+}
+
+/** A stored scaler, ready to apply. */
+export function scalerFromJson(j: SvmScalerJson): ScalerState {
+  return j.kind === 'standardize' || j.kind === 'sqrt-standardize' ? { kind: j.kind, mean: Float64Array.from(j.mean), scale: Float64Array.from(j.scale) } : { kind: j.kind };
+}
 
 /** Whether the scaler learns statistics from the training rows (so it is fitted on each training fold). */
 export function scalerLearns(kind: ScalerKind): kind is 'standardize' | 'sqrt-standardize' {

@@ -53,7 +53,7 @@ import { Libsvm, assertFitsHeap } from './libsvm.js';
 import { prepareProblem, sortByClass, toLabels, toMatrix, type FeatureMatrix, type MatrixLike } from './matrix.js';
 import { machines, ovrFromPairs, pairDecisions, probabilities, vote, type OvoMachines } from './ovo.js';
 import { resolveSvmOptions, type ResolvedSvmOptions, type SvmOptions } from './options.js';
-import { applyScaler, fitScaler, overallVariance, type ScalerState } from './scaler.js';
+import { applyScaler, fitScaler, overallVariance, scalerFromJson, scalerToJson, type ScalerState } from './scaler.js';
 import { plattPairs, resolveClassWeights, trainPositions, writeKernel, type SolverParams } from './trainer.js';
 import type { KernelSpec } from './kernel.js';
 
@@ -276,7 +276,7 @@ export class SvmClassifier {
       classes: [...this.classes_!],
       ...(this.classNames ? { classNames: [...this.classNames] } : {}),
       nFeatures: d,
-      scaler: s.kind === 'standardize' || s.kind === 'sqrt-standardize' ? { kind: s.kind, mean: Array.from(s.mean), scale: Array.from(s.scale) } : { kind: s.kind },
+      scaler: scalerToJson(s),
       nSupport: Array.from(this.nSupport_!),
       supportVectors: encodeFloat32(this.supportVectors_!, [l, d]),
       supportIndices: Array.from(this.support_!),
@@ -315,10 +315,7 @@ export class SvmClassifier {
     clf.probB_ = m.probB ? Float64Array.from(m.probB) : undefined;
     clf.gamma_ = m.kernel === 'rbf' ? m.gamma! : undefined;
     clf.classWeight_ = m.classWeight ? Float64Array.from(m.classWeight) : null;
-    clf.scaler_ =
-      m.scaler.kind === 'standardize' || m.scaler.kind === 'sqrt-standardize'
-        ? { kind: m.scaler.kind, mean: Float64Array.from(m.scaler.mean), scale: Float64Array.from(m.scaler.scale) }
-        : { kind: m.scaler.kind };
+    clf.scaler_ = scalerFromJson(m.scaler);
     clf.params_ = { ...resolveLoose(p), kernel: m.kernel, C: m.C, scaler: m.scaler.kind };
     clf.nSamplesFit_ = m.training?.nSamples;
     clf.backbone = m.backbone;
