@@ -129,6 +129,9 @@ test('LogisticRegression on data large enough for ONNX Runtime finds the float64
   const y = Array.from({ length: n }, (_, i) => i % k);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) X[i * d + j] = 0.4 * centres[y[i]][j] + 2 * rng.normal();
   const m = await new LogisticRegression({ C: 0.05, scaler: 'none', tol: 1e-6, maxIter: 500, workers: 2 }).fit({ data: X, rows: n, cols: d }, y);
+  assert.match(m.toJSON().training.trainer, /products on ONNX Runtime/);
+  const small = await new LogisticRegression({ workers: 1 }).fit({ data: X.subarray(0, 200 * d), rows: 200, cols: d }, y.slice(0, 200));
+  assert.doesNotMatch(small.toJSON().training.trainer, /ONNX Runtime/, 'small data is fitted in JavaScript and says so');
   const rows = Int32Array.from({ length: n }, (_, i) => i);
   const prob = { S: { X, d, mean: null, invScale: null, rowNorm: false }, rows, codes: Int32Array.from(y), classWeights: null, k, fitIntercept: true, tol: 1e-6, maxIter: 500 };
   const [js] = await fitMultinomialPath(prob, [0.05], inlineEvaluator(prob));

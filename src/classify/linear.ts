@@ -487,7 +487,8 @@ export class LogisticRegression extends LinearModel<LogisticOptions, ResolvedLog
     return resolveLogisticOptions(this.options);
   }
   protected get trainer(): string {
-    return 'ftk LogisticRegression: multinomial, L-BFGS (products on ONNX Runtime)';
+    // Large data runs the products on ONNX Runtime (fitLogisticPath); small data stays in JavaScript.
+    return `ftk LogisticRegression: multinomial, L-BFGS${matrixProductsPay(this.nSamplesFit_ ?? 0, this.nFeaturesIn_ ?? 0) ? ' (products on ONNX Runtime)' : ''}`;
   }
   protected async solve(p: LinearProblem, opts: ResolvedLogisticOptions, pool: LinearPool): Promise<LinearSolution> {
     return (await fitLogisticPath(p, opts, [opts.C], pool, true))[0];
